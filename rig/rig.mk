@@ -1,0 +1,1 @@
+# rig targets (owned by the rig)
