@@ -1,0 +1,60 @@
+/* Shared helpers for the C test programs (see README.md).
+ *
+ * Output contract: stdout carries only observation lines "key: value"
+ * (deterministic: no addresses, fds, refs or timings) and comment lines
+ * starting with '#'.  The library's own log lines go to stderr.  A program
+ * exits 0 only if every check() held. */
+#ifndef XGT_TEST_COMMON_H
+#define XGT_TEST_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <xengnttab.h>
+
+#define PAGE 4096u
+#define UNMAP_NOTIFY_CLEAR_BYTE 0x1
+#define UNMAP_NOTIFY_SEND_EVENT 0x2
+#define NO_NOTIFY ((uint32_t)-1)
+
+extern int t_failed;
+extern int t_checks;
+
+void t_init(void);                   /* line-buffer stdout, read RIG_LIB */
+int t_ours(void);                    /* RIG_LIB=ours */
+int t_finish(void);                  /* prints summary, returns exit status */
+
+void obs(const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Records a failed assertion (printed as a '#' line) when cond is false. */
+int check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+const char *errname(int e);          /* "EINVAL", "0" for 0, "E#123" */
+const char *gntst_name(int st);      /* "GNTST_okay", ... */
+/* "0" / "-1 EINVAL" style and "ok" / "NULL EINVAL" style result strings
+ * (rotating static buffers, valid for a few calls). */
+const char *rc_str(int rc, int err);
+const char *ptr_str(const void *p, int err);
+
+/* /proc/self/maps lines whose path contains needle; open fds. */
+int count_maps(const char *needle);
+int count_fds(void);
+long read_long(const char *path);    /* -1 if unreadable */
+
+/* Run fn in a forked child (fresh address space copy; the child must open
+ * its own handles).  fn writes a short outcome into out.  Returns the
+ * outcome; if the child died of a signal, whatever it had written so far
+ * followed by "crashed SIGSEGV" etc., or "timeout" if it ran longer than
+ * timeout_s seconds.  Write partial outcomes to out as you go. */
+typedef void (*case_fn)(void *arg, char *out, size_t outlen);
+const char *run_isolated(case_fn fn, void *arg, unsigned timeout_s);
+
+/* Open handles or print "<what>.errno: <E>" and exit 1. */
+xengnttab_handle *open_gnttab_or_exit(void);
+xengntshr_handle *open_gntshr_or_exit(void);
+
+/* Page content helpers: fill/verify a pattern derived from seed. */
+void fill_pattern(void *p, size_t len, unsigned seed);
+int check_pattern(const void *p, size_t len, unsigned seed);
+
+#endif

@@ -1,0 +1,138 @@
+#!/bin/bash
+# Build a busybox initramfs for one domain: mkinitrd.sh ROLE OUT.gz
+# ROLE picks rig/ROLE/init and the module list; ROLE=dom0 also packs the test
+# payload. A guest initramfs later is the same builder with another ROLE.
+# Inputs (env, defaults relative to the repository):
+#   OURS_LIB   our library     (build/lib/libxengnttab.so.1.2)
+#   SUITE      suite list      (c-tests/suite.txt)
+#   TEST_BIN   test programs   (build/c-tests/bin)
+#   RUST_LIST  rust tests list (build/rust-tests/list, may be absent; mode "ours")
+#   RIG_TEST_TIMEOUT  per-run timeout in seconds inside the domain (60)
+# Also writes $RIG_OUT/ROLE.suite.txt: the effective suite, for report.py.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+ROLE=$1 OUT=$2
+[ -f "$RIG_DIR/$ROLE/init" ] || die "no init for role $ROLE ($RIG_DIR/$ROLE/init)"
+[ -f "$RIG_CACHE/current.env" ] || die "run rig/fetch.sh first"
+. "$RIG_CACHE/current.env"
+
+OURS_LIB=${OURS_LIB:-$TOP/build/lib/libxengnttab.so.1.2}
+SUITE=${SUITE:-$TOP/c-tests/suite.txt}
+TEST_BIN=${TEST_BIN:-$TOP/build/c-tests/bin}
+RUST_LIST=${RUST_LIST:-$TOP/build/rust-tests/list}
+
+# Modules each role loads (dependencies are added from modules.dep).
+# virtio_pci/virtio_blk carry the results disk.
+case $ROLE in
+    dom0) MODULES="xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc drm drm_shmem_helper vgem virtio_pci virtio_blk" ;;
+    *)    MODULES=${RIG_MODULES:?set RIG_MODULES for role $ROLE} ;;
+esac
+
+ST=$(mktemp -d)
+trap 'rm -rf "$ST"' EXIT
+mkdir -p "$ST"/{bin,dev,proc,sys,tmp,etc,lib64,lib/x86_64-linux-gnu,usr/lib/x86_64-linux-gnu}
+mkdir -p "$ST/lib/modules/$KREL" "$ST/tests/bin" "$ST/opt/upstream/lib" "$ST/opt/ours/lib"
+
+# busybox with one link per applet
+cp "$BUSYBOX" "$ST/bin/busybox"
+for a in $("$BUSYBOX" --list); do [ "$a" = busybox ] || ln -s busybox "$ST/bin/$a"; done
+install -m 755 "$RIG_DIR/$ROLE/init" "$ST/init"
+
+# --- kernel modules, in load order (dependencies first) ---
+declare -A SEEN=()
+ORDER=()
+mod_path() {  # module name -> path relative to MODDIR ('-' and '_' are equivalent)
+    local re=${1//[-_]/[-_]}
+    grep -oE "^([^:]*/)?${re}\.ko(\.xz)?:" "$MODDIR/modules.dep" | head -n1 | tr -d :
+}
+add_module() {
+    local p
+    p=$(mod_path "$1")
+    if [ -z "$p" ]; then
+        grep -qE "/${1//[-_]/[-_]}\.ko$" "$MODDIR/modules.builtin" && return  # built in
+        die "kernel module $1 not found in $MODDIR"
+    fi
+    [ -n "${SEEN[$p]:-}" ] && return
+    SEEN[$p]=1
+    local deps d
+    deps=$(grep -E "^$p:" "$MODDIR/modules.dep" | cut -d: -f2)
+    # modprobe loads the listed dependencies from last to first
+    for d in $(echo $deps | tr ' ' '\n' | tac); do add_module "$(basename "$d" .ko)"; done
+    ORDER+=("$p")
+}
+for m in $MODULES; do add_module "$m"; done
+for p in "${ORDER[@]}"; do
+    mkdir -p "$ST/lib/modules/$KREL/$(dirname "$p")"
+    cp "$MODDIR/$p" "$ST/lib/modules/$KREL/$p"
+done
+# Our dma-buf gntdev replaces the stock one; the export-fix variant rides along.
+GNTDEV_PATH=$(mod_path xen-gntdev)
+cp "$GNTDEV_KO" "$ST/lib/modules/$KREL/$GNTDEV_PATH"
+mkdir -p "$ST/lib/modules/extra"
+cp "$GNTDEV_EXPFIX_KO" "$ST/lib/modules/extra/xen-gntdev-expfix.ko"
+printf '%s\n' "${ORDER[@]}" > "$ST/etc/modules.load"
+
+# --- libraries ---
+# Debian's helper libraries in the normal path; libxengnttab only under /opt.
+for d in $XENLIB_PKGS; do cp -a "$d"/usr/lib/x86_64-linux-gnu/*.so.* "$ST/usr/lib/x86_64-linux-gnu/"; done
+cp -L "$UPSTREAM_GNTTAB_PKG/usr/lib/x86_64-linux-gnu/libxengnttab.so.1" "$ST/opt/upstream/lib/libxengnttab.so.1"
+
+if [ "$ROLE" = dom0 ]; then
+    [ -f "$OURS_LIB" ] || die "our library not found: $OURS_LIB (make lib, or set OURS_LIB)"
+    [ -f "$SUITE" ] || die "suite not found: $SUITE"
+    cp -L "$OURS_LIB" "$ST/opt/ours/lib/libxengnttab.so.1"
+    # Effective suite: the C suite plus one "ours" line per Rust test binary.
+    grep -vE '^[[:space:]]*(#|$)' "$SUITE" > "$ST/tests/suite.txt" || true
+    awk 'NF < 3 || ($2 != "both" && $2 != "ours") {print "  " $0; bad=1} END {exit bad}' \
+        "$ST/tests/suite.txt" || die "bad lines in $SUITE (want: NAME both|ours COMMAND [ARGS...])"
+    for cmd in $(awk '{print $3}' "$ST/tests/suite.txt" | sort -u); do
+        [ -e "$TEST_BIN/$cmd" ] || die "suite command $cmd not found in $TEST_BIN"
+        cp -L "$TEST_BIN/$cmd" "$ST/tests/bin/$cmd"
+    done
+    if [ -f "$RUST_LIST" ]; then
+        while read -r bin; do
+            [ -n "$bin" ] || continue
+            case $bin in /*) ;; *) bin=$TOP/$bin ;; esac
+            [ -f "$bin" ] || die "rust test $bin (from $RUST_LIST) not found"
+            name=$(basename "$bin")
+            [ ! -e "$ST/tests/bin/$name" ] || die "rust test name $name clashes with a C test"
+            cp -L "$bin" "$ST/tests/bin/$name"
+            echo "$name ours $name" >> "$ST/tests/suite.txt"
+        done < "$RUST_LIST"
+    fi
+    awk '{print $1}' "$ST/tests/suite.txt" | sort | uniq -d | grep . &&
+        die "duplicate test names in the suite (above)"
+    mkdir -p "$RIG_OUT"
+    cp "$ST/tests/suite.txt" "$RIG_OUT/$ROLE.suite.txt"
+fi
+
+# ld.so plus the ldd closure of every ELF in the payload, and libgcc_s (dlopen'ed
+# by glibc for pthread_cancel, so ldd misses it).
+cp -L /lib64/ld-linux-x86-64.so.2 "$ST/lib64/"
+cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$ST/lib/x86_64-linux-gnu/"
+LIBPATH=$ST/opt/upstream/lib:$ST/usr/lib/x86_64-linux-gnu
+while read -r f; do
+    head -c4 "$f" | grep -q 'ELF' || continue
+    out=$(LD_LIBRARY_PATH=$LIBPATH ldd "$f" 2>&1) || continue  # static: nothing to add
+    if grep -q 'not found' <<<"$out"; then die "$f: missing libraries: $(grep 'not found' <<<"$out")"; fi
+    while read -r soname _ path _; do
+        case $soname in libxengnttab.so*) continue ;; esac  # only under /opt
+        [ -e "$ST/lib/x86_64-linux-gnu/$soname" ] || [ -e "$ST/usr/lib/x86_64-linux-gnu/$soname" ] ||
+            cp -L "$path" "$ST/lib/x86_64-linux-gnu/$soname"
+    done < <(grep '=> /' <<<"$out")
+done < <(find "$ST/tests" "$ST/opt" "$ST/usr/lib" -type f)
+
+# Nothing may find a libxengnttab without LD_LIBRARY_PATH.
+stray=$(cd "$ST" && find . -name 'libxengnttab*' ! -path './opt/upstream/lib/*' ! -path './opt/ours/lib/*')
+[ -z "$stray" ] || die "libxengnttab outside /opt in the initramfs: $stray"
+
+cat > "$ST/etc/rig.conf" <<CONF
+RIG_DOMAIN=$ROLE
+RIG_TEST_TIMEOUT=${RIG_TEST_TIMEOUT:-60}
+KREL=$KREL
+CONF
+
+mkdir -p "$(dirname "$OUT")"
+(cd "$ST" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) > "$OUT.tmp"
+mv "$OUT.tmp" "$OUT"
+log "initramfs $OUT ($(du -h "$OUT" | cut -f1), ${#ORDER[@]} modules)"

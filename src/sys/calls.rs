@@ -1,0 +1,129 @@
+//! Typed, safe wrappers around each gntdev/gntalloc ioctl. Each one passes a
+//! struct whose layout matches the request number, which is what makes it safe.
+
+use std::ffi::CStr;
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
+
+use nix::errno::Errno;
+
+use super::copy::CopySegment;
+use super::fam::FamBuf;
+use super::gntalloc::*;
+use super::gntdev::*;
+use super::ioctl;
+
+/// `open(path, O_RDWR | O_CLOEXEC)`.
+pub fn open_device(path: &CStr) -> Result<OwnedFd, Errno> {
+    // SAFETY: `path` is NUL-terminated; open has no other preconditions.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+    Errno::result(fd)?;
+    // SAFETY: open just returned this descriptor to us; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `close(fd)`, reporting its result (dropping an `OwnedFd` discards it).
+pub fn close(fd: OwnedFd) -> Result<(), Errno> {
+    // SAFETY: we own the descriptor and give it up here.
+    Errno::result(unsafe { libc::close(fd.into_raw_fd()) }).map(drop)
+}
+
+/// IOCTL_GNTDEV_SET_MAX_GRANTS.
+pub fn set_max_grants(fd: BorrowedFd<'_>, count: u32) -> Result<(), Errno> {
+    let mut arg = SetMaxGrants { count };
+    // SAFETY: SetMaxGrants is the struct of this request.
+    unsafe { ioctl(fd, IOCTL_GNTDEV_SET_MAX_GRANTS, &mut arg) }
+}
+
+/// IOCTL_GNTDEV_MAP_GRANT_REF: on success `buf.header().index` is the mmap offset.
+pub fn map_grant_ref(fd: BorrowedFd<'_>, buf: &mut FamBuf<MapGrantRef>) -> Result<(), Errno> {
+    // SAFETY: FamBuf holds the header plus `count` refs, as the kernel reads.
+    unsafe { ioctl(fd, IOCTL_GNTDEV_MAP_GRANT_REF, buf.as_mut_ptr()) }
+}
+
+/// IOCTL_GNTDEV_UNMAP_GRANT_REF.
+pub fn unmap_grant_ref(fd: BorrowedFd<'_>, index: u64, count: u32) -> Result<(), Errno> {
+    let mut arg = UnmapGrantRef { index, count, pad: 0 };
+    // SAFETY: UnmapGrantRef is the struct of this request.
+    unsafe { ioctl(fd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &mut arg) }
+}
+
+/// IOCTL_GNTDEV_SET_UNMAP_NOTIFY.
+pub fn gntdev_set_unmap_notify(fd: BorrowedFd<'_>, mut arg: UnmapNotify) -> Result<(), Errno> {
+    // SAFETY: UnmapNotify is the struct of this request.
+    unsafe { ioctl(fd, IOCTL_GNTDEV_SET_UNMAP_NOTIFY, &mut arg) }
+}
+
+/// IOCTL_GNTDEV_GRANT_COPY. Issued even for an empty slice: QEMU probes for
+/// grant-copy support with a zero-segment copy.
+pub fn grant_copy(fd: BorrowedFd<'_>, segs: &mut [CopySegment<'_>]) -> Result<(), Errno> {
+    let count = libc::c_uint::try_from(segs.len()).map_err(|_| Errno::EINVAL)?;
+    let mut arg = GrantCopy { count, segments: segs.as_mut_ptr().cast() };
+    // SAFETY: CopySegment is a transparent GrantCopySegment whose local
+    // pointers are valid for their lengths (CopySegment's invariant).
+    unsafe { ioctl(fd, IOCTL_GNTDEV_GRANT_COPY, &mut arg) }
+}
+
+/// IOCTL_GNTDEV_DMABUF_EXP_FROM_REFS: returns the new dma-buf fd.
+pub fn dmabuf_exp_from_refs(fd: BorrowedFd<'_>, buf: &mut FamBuf<DmabufExpFromRefs>) -> Result<OwnedFd, Errno> {
+    // SAFETY: FamBuf holds the header plus `count` refs.
+    unsafe { ioctl(fd, IOCTL_GNTDEV_DMABUF_EXP_FROM_REFS, buf.as_mut_ptr()) }?;
+    let raw = i32::try_from(buf.header().fd).map_err(|_| Errno::EBADF)?;
+    // SAFETY: the kernel installed this new descriptor for us.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// IOCTL_GNTDEV_DMABUF_EXP_WAIT_RELEASED.
+pub fn dmabuf_exp_wait_released(fd: BorrowedFd<'_>, buf_fd: u32, wait_to_ms: u32) -> Result<(), Errno> {
+    let mut arg = DmabufExpWaitReleased { fd: buf_fd, wait_to_ms };
+    // SAFETY: the struct of this request.
+    unsafe { ioctl(fd, IOCTL_GNTDEV_DMABUF_EXP_WAIT_RELEASED, &mut arg) }
+}
+
+/// IOCTL_GNTDEV_DMABUF_IMP_TO_REFS: on success `buf.elems()` holds the refs.
+pub fn dmabuf_imp_to_refs(fd: BorrowedFd<'_>, buf: &mut FamBuf<DmabufImpToRefs>) -> Result<(), Errno> {
+    // SAFETY: FamBuf holds the header plus `count` refs (written by the kernel).
+    unsafe { ioctl(fd, IOCTL_GNTDEV_DMABUF_IMP_TO_REFS, buf.as_mut_ptr()) }
+}
+
+/// IOCTL_GNTDEV_DMABUF_IMP_RELEASE.
+pub fn dmabuf_imp_release(fd: BorrowedFd<'_>, buf_fd: u32) -> Result<(), Errno> {
+    let mut arg = DmabufImpRelease { fd: buf_fd, reserved: 0 };
+    // SAFETY: the struct of this request.
+    unsafe { ioctl(fd, IOCTL_GNTDEV_DMABUF_IMP_RELEASE, &mut arg) }
+}
+
+/// IOCTL_GNTALLOC_ALLOC_GREF: on success the header has `index`, the elements the refs.
+pub fn alloc_gref(fd: BorrowedFd<'_>, buf: &mut FamBuf<AllocGref>) -> Result<(), Errno> {
+    // SAFETY: FamBuf holds the header plus `count` ref slots.
+    unsafe { ioctl(fd, IOCTL_GNTALLOC_ALLOC_GREF, buf.as_mut_ptr()) }
+}
+
+/// IOCTL_GNTALLOC_DEALLOC_GREF.
+pub fn dealloc_gref(fd: BorrowedFd<'_>, index: u64, count: u32) -> Result<(), Errno> {
+    let mut arg = DeallocGref { index, count };
+    // SAFETY: the struct of this request.
+    unsafe { ioctl(fd, IOCTL_GNTALLOC_DEALLOC_GREF, &mut arg) }
+}
+
+/// IOCTL_GNTALLOC_SET_UNMAP_NOTIFY.
+pub fn gntalloc_set_unmap_notify(fd: BorrowedFd<'_>, mut arg: UnmapNotify) -> Result<(), Errno> {
+    // SAFETY: the struct of this request.
+    unsafe { ioctl(fd, IOCTL_GNTALLOC_SET_UNMAP_NOTIFY, &mut arg) }
+}
+
+/// Neutralise `fd` for `xentoolcore_restrict_all`: point it at /dev/null so
+/// every later ioctl fails, keeping the number (and close-on-exec) intact.
+pub fn dup_null_over(fd: BorrowedFd<'_>) -> Result<(), Errno> {
+    let null = open_null()?;
+    use std::os::fd::AsRawFd;
+    // SAFETY: both descriptors are open; dup3 replaces `fd` atomically.
+    Errno::result(unsafe { libc::dup3(null.as_fd().as_raw_fd(), fd.as_raw_fd(), libc::O_CLOEXEC) }).map(drop)
+}
+
+fn open_null() -> Result<OwnedFd, Errno> {
+    // SAFETY: constant NUL-terminated path.
+    let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    Errno::result(fd)?;
+    // SAFETY: a fresh descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
