@@ -16,11 +16,19 @@ OUT_LIB  := $(BUILD)/lib
 
 all: lib
 
-# The library under upstream's names, for the tests and the rig.
+# The shipped library under upstream's names. cargo's cdylib (linked by lld)
+# has the right versioned exports, but lld does not record each version
+# node's parent; so the staticlib is relinked with GNU ld and upstream's own
+# map file, after dropping the `name@@VERS` aliases the .symver directives
+# made (GNU ld would see them as second definitions).
 lib:
 	$(CARGO) build --release
-	mkdir -p $(OUT_LIB)
-	cp target/release/libxengnttab.so $(OUT_LIB)/$(REALNAME)
+	mkdir -p $(OUT_LIB) $(BUILD)/link
+	objcopy --wildcard --strip-symbol='*@@VERS_1.*' target/release/libxengnttab.a $(BUILD)/link/libxengnttab.a
+	$(CC) -shared -o $(OUT_LIB)/$(REALNAME) -fuse-ld=bfd \
+		-Wl,--whole-archive $(BUILD)/link/libxengnttab.a -Wl,--no-whole-archive \
+		-Wl,--version-script=src/capi/libxengnttab.map -Wl,-soname,$(SONAME) \
+		-Wl,--gc-sections -Wl,--strip-debug -Wl,-z,relro,-z,now -Wl,--as-needed -lgcc_s -lc
 	ln -sf $(REALNAME) $(OUT_LIB)/$(SONAME)
 	ln -sf $(SONAME) $(OUT_LIB)/libxengnttab.so
 

@@ -2,23 +2,19 @@
 //!
 //! rustc hands the linker its own anonymous version script listing the
 //! exports; a second script that only *defines* upstream's version nodes is
-//! accepted next to it, and `.symver` directives (src/capi/symver.rs) bind
-//! each export to its node. See README "Design notes".
+//! accepted next to it (by lld, rustc's default linker), and `.symver`
+//! directives (src/capi/symver.rs) bind each export to its node. lld does not
+//! record node parents; `make lib` relinks the staticlib with GNU ld, which
+//! does. See README "Design notes".
 
 use std::{env, fs, path::PathBuf};
-
-const VERSION_NODES: &str = "\
-VERS_1.0 { };
-VERS_1.1 { } VERS_1.0;
-VERS_1.2 { local: *; } VERS_1.1;
-";
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let root = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
 
-    let map = out.join("libxengnttab.map");
-    fs::write(&map, VERSION_NODES).expect("write version script");
+    let map = root.join("src/capi/version-nodes.map");
+    println!("cargo:rerun-if-changed={}", map.display());
     println!("cargo:rustc-cdylib-link-arg=-Wl,--version-script={}", map.display());
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libxengnttab.so.1");
 

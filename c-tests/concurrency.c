@@ -20,7 +20,7 @@
 
 #define NTHREADS 4
 #define NPAGES 16
-#define DEFAULT_ITERS 500
+#define DEFAULT_ITERS 1000
 
 static xengnttab_handle *gt;
 static uint32_t refs[NPAGES];

@@ -309,6 +309,49 @@ static void read_only(void)
     check(!strncmp(r, "crashed SIG", 11), "write through read-only mapping did not fault");
 }
 
+/* Child: on Linux, mappings and shares outlive their handles (until munmap). */
+static void survive_close_case(void *arg, char *out, size_t outlen)
+{
+    xengnttab_handle *g = xengnttab_open(NULL, 0);
+    xengntshr_handle *s = xengntshr_open(NULL, 0);
+    uint32_t ref;
+    unsigned char *p, *m;
+    int rc;
+    (void)arg;
+    if (!g || !s) {
+        snprintf(out, outlen, "open %s", errname(errno));
+        return;
+    }
+    p = xengntshr_share_pages(s, 0, 1, &ref, 1);
+    m = p ? xengnttab_map_grant_ref(g, 0, ref, RW) : NULL;
+    if (!m) {
+        snprintf(out, outlen, "setup %s", errname(errno));
+        return;
+    }
+    fill_pattern(p, PAGE, 77);
+    rc = xengnttab_close(g);
+    snprintf(out, outlen, "gnttab_close=%d", rc);
+    snprintf(out + strlen(out), outlen - strlen(out), " mapping=%s",
+             check_pattern(m, PAGE, 77) ? "same" : "differs");
+    rc = xengntshr_close(s);
+    snprintf(out + strlen(out), outlen - strlen(out), " gntshr_close=%d", rc);
+    fill_pattern(p, PAGE, 78);
+    snprintf(out + strlen(out), outlen - strlen(out), " share=%s",
+             check_pattern(m, PAGE, 78) ? "same" : "differs");
+    snprintf(out + strlen(out), outlen - strlen(out), " munmap=%d %d",
+             munmap(m, PAGE), munmap(p, PAGE));
+    snprintf(out + strlen(out), outlen - strlen(out), " xen_maps=%d",
+             count_maps("/dev/xen/"));
+}
+
+static void survive_close(void)
+{
+    const char *r = run_isolated(survive_close_case, NULL, 60);
+    obs("close.mappings_survive", "%s", r);
+    check(!strcmp(r, "gnttab_close=0 mapping=same gntshr_close=0 share=same munmap=0 0 xen_maps=0"),
+          "mappings/shares should outlive their closed handles until munmap");
+}
+
 static void budget(void)
 {
     long limit = read_long("/sys/module/xen_gntalloc/parameters/limit");
@@ -370,6 +413,7 @@ int main(void)
     batch();
     large_batch();
     read_only();
+    survive_close();
     /* Everything released so far: the whole budget must be available. */
     budget();
 

@@ -84,6 +84,9 @@ if [ ! -e "$RIG_CACHE/stamps/gntdev-$KVER" ]; then
     fetch_pkg linux-source-6.1 "$KVER"
     "$RIG_DIR/build-gntdev.sh" "$RIG_CACHE/pkgs/linux-source-6.1" "$KREL" "$GNTDEV_DIR"
     touch "$RIG_CACHE/stamps/gntdev-$KVER"
+    # The 140 MB source is needed only for this build: drop it (and its stamp).
+    rm -rf "$RIG_CACHE/pkgs/linux-source-6.1" "$RIG_CACHE"/debs/linux-source-6.1_*.deb \
+        "$RIG_CACHE"/stamps/pkg-linux-source-6.1_*
 fi
 
 cat > "$RIG_CACHE/current.env" <<ENV

@@ -85,9 +85,11 @@ if [ "$ROLE" = dom0 ]; then
     grep -vE '^[[:space:]]*(#|$)' "$SUITE" > "$ST/tests/suite.txt" || true
     awk 'NF < 3 || ($2 != "both" && $2 != "ours") {print "  " $0; bad=1} END {exit bad}' \
         "$ST/tests/suite.txt" || die "bad lines in $SUITE (want: NAME both|ours COMMAND [ARGS...])"
+    # All of TEST_BIN goes in (tests may run helpers); suite commands must exist.
+    [ -d "$TEST_BIN" ] || die "test programs not found: $TEST_BIN"
+    cp -rL "$TEST_BIN/." "$ST/tests/bin/"
     for cmd in $(awk '{print $3}' "$ST/tests/suite.txt" | sort -u); do
-        [ -e "$TEST_BIN/$cmd" ] || die "suite command $cmd not found in $TEST_BIN"
-        cp -L "$TEST_BIN/$cmd" "$ST/tests/bin/$cmd"
+        [ -x "$ST/tests/bin/$cmd" ] || die "suite command $cmd not found (or not executable) in $TEST_BIN"
     done
     if [ -f "$RUST_LIST" ]; then
         while read -r bin; do
