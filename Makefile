@@ -71,3 +71,15 @@ clean:
 	$(CARGO) clean
 
 include rig/rig.mk
+include packaging/packaging.mk
+
+# Benchmark: ours vs upstream in one boot of the rig (results in BENCHMARKS.md).
+.PHONY: bench
+bench: lib
+	mkdir -p $(BUILD)/bench/bin
+	$(CC) -std=gnu99 -Wall -Wextra -Werror -O2 -Iinclude -o $(BUILD)/bench/bin/bench bench/bench.c -L$(OUT_LIB) -lxengnttab
+	cp bench/run-in-dom0.sh $(BUILD)/bench/bin/
+	cp "$$(command -v strace)" $(BUILD)/bench/bin/strace
+	SUITE=bench/suite.txt TEST_BIN=$(BUILD)/bench/bin RUST_LIST=/nonexistent RIG_TEST_TIMEOUT=1500 \
+		RIG_BOOT_TIMEOUT=1800 rig/run.sh
+	python3 bench/report.py build/rig/results/dom0/bench.ours.out

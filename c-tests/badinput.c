@@ -543,6 +543,15 @@ static void closed_gntdev_fd(void *a, char *out, size_t outlen)
     rc = xengnttab_dmabuf_imp_release(cg, 99);
     APPEND(" imp_release=%s", rc_str(rc, errno));
     errno = 0;
+    rc = xengnttab_dmabuf_imp_to_refs(cg, 0, 99, 1, &ref1);
+    APPEND(" imp=%s", rc_str(rc, errno));
+    errno = 0;
+    rc = xengnttab_dmabuf_exp_from_refs(cg, 0, 0, 1, &ref1, &ref1);
+    APPEND(" exp=%s", rc_str(rc, errno));
+    errno = 0;
+    rc = xengnttab_dmabuf_exp_wait_released(cg, 99, 0);
+    APPEND(" wait=%s", rc_str(rc, errno));
+    errno = 0;
     rc = xengnttab_close(cg);
     APPEND(" close=%s", rc_str(rc, errno));
 }
@@ -638,7 +647,8 @@ static const struct bcase cases[] = {
     { "unshare.other_handle", unshare_other_handle, NULL, "-1 EINVAL intact=yes" },
 
     { "closedfd.gntdev", closed_gntdev_fd,
-      "map=NULL EBADF copy=-1 EBADF unmap=-1 EBADF imp_release=-1 EBADF close=-1 EBADF", NULL },
+      "map=NULL EBADF copy=-1 EBADF unmap=-1 EBADF imp_release=-1 EBADF imp=-1 EBADF "
+      "exp=-1 EBADF wait=-1 EBADF close=-1 EBADF", NULL },
     { "closedfd.gntdev_set_max_grants", closed_gntdev_fd_set_max, "-1 EBADF", NULL },
     { "closedfd.gntalloc", closed_gntalloc_fd, "share=NULL EBADF close=-1 EBADF", NULL },
 };

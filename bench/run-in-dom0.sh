@@ -1,0 +1,41 @@
+#!/bin/sh
+# Runs in the rig's dom0 (busybox sh): every workload, ROUNDS rounds, each
+# round running upstream's library and ours back to back (the order swaps
+# every round) so that noise hits both alike. Then system calls per
+# operation, counted by strace as the difference between N and 2N ops.
+cd "$(dirname "$0")"
+ROUNDS=${BENCH_ROUNDS:-5}
+# Room for a 1920x1080x32 frame store (2025 pages) in gntalloc's global budget.
+echo 8192 > /sys/module/xen_gntalloc/parameters/limit
+WORKLOADS="map1:2000 map256:40 copy64-to-grant:150 copy64-from-grant:150 share16:300 dmabuf-import-2M:40 frames-copy:8 frames-dmabuf:40"
+
+run() { # lib workload ops
+    LD_LIBRARY_PATH=/opt/$1/lib ./bench "$2" "$3"
+}
+
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+    if [ $((r % 2)) -eq 1 ]; then order="upstream ours"; else order="ours upstream"; fi
+    for w in $WORKLOADS; do
+        name=${w%%:*}; ops=${w##*:}
+        for lib in $order; do
+            out=$(run "$lib" "$name" "$ops") || { echo "FAILED $lib $name"; exit 1; }
+            echo "$out" | grep -v '^#' | sed "s/^/time $r $lib /"
+            echo "$out" | grep '^# bytes' | sed "s/^# bytes copied per frame: /bytes $lib $name /"
+        done
+    done
+    r=$((r + 1))
+done
+
+calls() { # lib workload ops -> total syscalls
+    LD_LIBRARY_PATH=/opt/$1/lib ./strace -f -c -o /tmp/strace.out ./bench "$2" "$3" > /dev/null || return 1
+    awk '$NF == "total" { print $4 }' /tmp/strace.out
+}
+for w in map1:50 map256:10 copy64-to-grant:10 copy64-from-grant:10 share16:20 dmabuf-import-2M:10; do
+    name=${w%%:*}; n=${w##*:}
+    for lib in upstream ours; do
+        a=$(calls "$lib" "$name" "$n") && b=$(calls "$lib" "$name" $((2 * n))) || { echo "FAILED strace $lib $name"; exit 1; }
+        echo "syscalls $lib $name $(( (b - a) / n ))"
+    done
+done
+echo "bench done"

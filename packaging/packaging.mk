@@ -1,0 +1,1 @@
+# Debian packaging targets (see packaging/README.md)
