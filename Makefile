@@ -83,3 +83,14 @@ bench: lib
 	SUITE=bench/suite.txt TEST_BIN=$(BUILD)/bench/bin RUST_LIST=/nonexistent RIG_TEST_TIMEOUT=1500 \
 		RIG_BOOT_TIMEOUT=1800 rig/run.sh
 	python3 bench/report.py build/rig/results/dom0/bench.ours.out
+
+# The demonstration: build the library, boot Xen under QEMU, run
+# examples/demo.rs in dom0 on our library, and show what it printed.
+.PHONY: demo
+demo: lib
+	$(CARGO) build --release --example demo
+	mkdir -p $(BUILD)/demo/bin
+	cp target/release/examples/demo $(BUILD)/demo/bin/
+	SUITE=examples/demo-suite.txt TEST_BIN=$(BUILD)/demo/bin RUST_LIST=/nonexistent rig/run.sh
+	@echo "--- what the demo printed in dom0 ---"
+	@cat build/rig/results/dom0/demo.ours.out
