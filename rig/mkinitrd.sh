@@ -96,11 +96,12 @@ if [ "$ROLE" = dom0 ]; then
             [ -n "$bin" ] || continue
             case $bin in /*) ;; *) bin=$TOP/$bin ;; esac
             [ -f "$bin" ] || die "rust test $bin (from $RUST_LIST) not found"
-            name=$(basename "$bin")
-            [ ! -e "$ST/tests/bin/$name" ] || die "rust test name $name clashes with a C test"
-            cp -L "$bin" "$ST/tests/bin/$name"
+            file=$(basename "$bin")
+            name=rust-$(sed -E 's/-[0-9a-f]{16}$//' <<<"$file")  # drop cargo's hash
+            [ ! -e "$ST/tests/bin/$file" ] || die "rust test $file clashes with a C test"
+            cp -L "$bin" "$ST/tests/bin/$file"
             # The Rust tests that need Xen are #[ignore]d on plain hosts.
-            echo "$name ours $name --include-ignored --test-threads=2" >> "$ST/tests/suite.txt"
+            echo "$name ours $file --include-ignored --test-threads=2" >> "$ST/tests/suite.txt"
         done < "$RUST_LIST"
     fi
     awk '{print $1}' "$ST/tests/suite.txt" | sort | uniq -d | grep . &&
