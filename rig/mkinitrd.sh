@@ -101,7 +101,7 @@ if [ "$ROLE" = dom0 ]; then
             [ ! -e "$ST/tests/bin/$file" ] || die "rust test $file clashes with a C test"
             cp -L "$bin" "$ST/tests/bin/$file"
             # The Rust tests that need Xen are #[ignore]d on plain hosts.
-            echo "$name ours $file --include-ignored --test-threads=2" >> "$ST/tests/suite.txt"
+            echo "$name ours $file --include-ignored --test-threads=1" >> "$ST/tests/suite.txt"
         done < "$RUST_LIST"
     fi
     awk '{print $1}' "$ST/tests/suite.txt" | sort | uniq -d | grep . &&

@@ -3,6 +3,8 @@
 use std::ffi::c_int;
 use std::os::fd::IntoRawFd;
 
+use nix::errno::Errno;
+
 use super::boundary::{guard, int_result, slice, slice_mut};
 use super::handle::{tab, xengnttab_handle};
 use crate::error::Error;
@@ -55,8 +57,16 @@ pub unsafe extern "C" fn xengnttab_dmabuf_exp_from_refs(
 /// `xgt` is NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn xengnttab_dmabuf_exp_wait_released(xgt: *mut xengnttab_handle, fd: u32, wait_to_ms: u32) -> c_int {
-    // SAFETY: forwarded caller's promise.
-    guard(-1, || int_result(unsafe { tab(xgt) }.and_then(|t| t.dev.dmabuf_wait_released(fd, wait_to_ms))))
+    guard(-1, || {
+        // SAFETY: forwarded caller's promise.
+        let r = unsafe { tab(xgt) }.and_then(|t| t.dev.dmabuf_wait_released(fd, wait_to_ms));
+        if r.is_ok() && Errno::last() == Errno::ENOENT {
+            // The kernel said "already released" (the ioctl was the last
+            // call): upstream reports that as success with errno 0.
+            Errno::clear();
+        }
+        int_result(r)
+    })
 }
 
 /// Grants the pages of dma-buf `fd` to domain `domid`, writing the `count`

@@ -140,7 +140,10 @@ pub unsafe extern "C" fn xengnttab_unmap(xgt: *mut xengnttab_handle, start_addre
                 .maps
                 .take_if(start_address as usize, |m| m.count() == count)
                 .ok_or(Error::InvalidArgument("not a mapping of this handle with this count"))?;
-            t.dev.unmap_raw(m)
+            t.dev.unmap_raw(m).map_err(|(m, e)| {
+                t.maps.insert(m.addr() as usize, m); // still mapped: keep tracking it
+                e
+            })
         })();
         int_result(r)
     })

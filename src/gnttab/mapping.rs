@@ -66,10 +66,11 @@ impl<'a> Mapping<'a> {
         self.region().write(offset, data).map_err(|_| crate::Error::InvalidArgument("write outside the mapping"))
     }
 
-    /// Unmap now, reporting errors that drop would swallow.
-    pub fn unmap(mut self) -> Result<()> {
+    /// Unmap now, reporting errors that drop would swallow. On error the
+    /// mapping is still in place and is returned.
+    pub fn unmap(mut self) -> Result<(), (Self, crate::Error)> {
         let map = self.map.take().expect("present until unmap or drop");
-        self.dev.unmap_raw(map)
+        self.dev.unmap_raw(map).map_err(|(map, e)| (Mapping { dev: self.dev, map: Some(map) }, e))
     }
 
     /// Give up RAII: the caller must pass the record back to the same
@@ -79,9 +80,16 @@ impl<'a> Mapping<'a> {
     }
 }
 
+impl std::fmt::Debug for Mapping<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mapping").field("map", &self.map).finish()
+    }
+}
+
 impl Drop for Mapping<'_> {
     fn drop(&mut self) {
         if let Some(m) = self.map.take() {
+            // Nothing to report to; a failed unmap leaves the pages mapped.
             let _ = self.dev.unmap_raw(m);
         }
     }

@@ -142,6 +142,11 @@ impl GntDev {
         let mut buf = FamBuf::<MapGrantRef>::new(count as usize).map_err(|_| Error::NoMemory)?;
         for (i, slot) in buf.elems().iter_mut().enumerate() {
             *slot = grant(i);
+            // The kernel would silently truncate it to 16 bits and map
+            // another domain's grant.
+            if slot.domid > u32::from(u16::MAX) {
+                return Err(Error::InvalidArgument("domid above 65535"));
+            }
         }
         buf.header().count = count;
         sys::map_grant_ref(self.fd(), &mut buf)
@@ -184,12 +189,18 @@ impl GntDev {
         Error::Os { op, errno }
     }
 
-    /// Unmap a mapping taken with [`Mapping::into_raw`]: munmap, then drop
-    /// the kernel's map (which fires any notification).
-    pub fn unmap_raw(&self, m: GrantMapping) -> Result<()> {
-        let GrantMapping { region, index, count } = m;
-        region.unmap().map_err(|(_, e)| Error::Os { op: Op::Munmap, errno: e })?;
-        sys::unmap_grant_ref(self.fd(), index, count).map_err(Error::os(Op::UnmapGrantRef))
+    /// Unmap a mapping taken with [`Mapping::into_raw`]: drop the kernel's
+    /// map, then munmap (which releases the pages and fires any
+    /// notification). In this order a refusal by the kernel (a closed or
+    /// restricted fd) leaves the mapping intact and handed back, instead of
+    /// reporting failure after the memory is gone.
+    pub fn unmap_raw(&self, m: GrantMapping) -> Result<(), (GrantMapping, Error)> {
+        if let Err(e) = sys::unmap_grant_ref(self.fd(), m.index, m.count) {
+            return Err((m, Error::Os { op: Op::UnmapGrantRef, errno: e }));
+        }
+        // munmap of a region we own cannot fail; if it somehow does, the
+        // pages stay mapped (leaked) rather than dangling.
+        m.region.unmap().map_err(|(region, e)| (GrantMapping { region, ..m }, Error::Os { op: Op::Munmap, errno: e }))
     }
 
     /// Copy through grants; afterwards each segment's `status()` says how it
