@@ -4,10 +4,10 @@
 # every round) so that noise hits both alike. Then system calls per
 # operation, counted by strace as the difference between N and 2N ops.
 cd "$(dirname "$0")"
-ROUNDS=${BENCH_ROUNDS:-5}
+ROUNDS=${BENCH_ROUNDS:-9}
 # Room for a 1920x1080x32 frame store (2025 pages) in gntalloc's global budget.
 echo 8192 > /sys/module/xen_gntalloc/parameters/limit
-WORKLOADS="map1:2000 map256:40 copy64-to-grant:150 copy64-from-grant:150 share16:300 dmabuf-import-2M:40 frames-copy:8 frames-dmabuf:40"
+WORKLOADS="map1:3000 map256:40 copy64-to-grant:150 copy64-from-grant:150 share16:300 dmabuf-import-2M:40 frames-copy:8 frames-dmabuf:40"
 
 run() { # lib workload ops
     LD_LIBRARY_PATH=/opt/$1/lib ./bench "$2" "$3"
