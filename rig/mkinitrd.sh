@@ -12,7 +12,11 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 ROLE=$1 OUT=$2
-[ -f "$RIG_DIR/$ROLE/init" ] || die "no init for role $ROLE ($RIG_DIR/$ROLE/init)"
+# RIG_INIT: another /init (e.g. xdomain/dom0-init). RIG_EXTRA_ROOT: a directory
+# tree merged into the image (toolstack, guest images); its programs' libraries
+# are resolved like the tests'. RIG_CONF_EXTRA: lines appended to /etc/rig.conf.
+INIT=${RIG_INIT:-$RIG_DIR/$ROLE/init}
+[ -f "$INIT" ] || die "no init for role $ROLE ($INIT)"
 [ -f "$RIG_CACHE/current.env" ] || die "run rig/fetch.sh first"
 . "$RIG_CACHE/current.env"
 
@@ -36,7 +40,11 @@ mkdir -p "$ST/lib/modules/$KREL" "$ST/tests/bin" "$ST/opt/upstream/lib" "$ST/opt
 # busybox with one link per applet
 cp "$BUSYBOX" "$ST/bin/busybox"
 for a in $("$BUSYBOX" --list); do [ "$a" = busybox ] || ln -s busybox "$ST/bin/$a"; done
-install -m 755 "$RIG_DIR/$ROLE/init" "$ST/init"
+install -m 755 "$INIT" "$ST/init"
+if [ -n "${RIG_EXTRA_ROOT:-}" ]; then
+    [ -d "$RIG_EXTRA_ROOT" ] || die "RIG_EXTRA_ROOT $RIG_EXTRA_ROOT is not a directory"
+    cp -a "$RIG_EXTRA_ROOT/." "$ST/"
+fi
 
 # --- kernel modules, in load order (dependencies first) ---
 declare -A SEEN=()
@@ -124,7 +132,8 @@ while read -r f; do
         [ -e "$ST/lib/x86_64-linux-gnu/$soname" ] || [ -e "$ST/usr/lib/x86_64-linux-gnu/$soname" ] ||
             cp -L "$path" "$ST/lib/x86_64-linux-gnu/$soname"
     done < <(grep '=> /' <<<"$out")
-done < <(find "$ST/tests" "$ST/opt" "$ST/usr/lib" -type f)
+done < <(find "$ST/tests" "$ST/opt" "$ST/usr/lib" -type f
+           for d in usr/bin usr/sbin usr/libexec; do [ ! -d "$ST/$d" ] || find "$ST/$d" -type f; done)
 
 # Nothing may find a libxengnttab without LD_LIBRARY_PATH.
 stray=$(cd "$ST" && find . -name 'libxengnttab*' ! -path './opt/upstream/lib/*' ! -path './opt/ours/lib/*')
@@ -134,6 +143,7 @@ cat > "$ST/etc/rig.conf" <<CONF
 RIG_DOMAIN=$ROLE
 RIG_TEST_TIMEOUT=${RIG_TEST_TIMEOUT:-60}
 KREL=$KREL
+${RIG_CONF_EXTRA:-}
 CONF
 
 mkdir -p "$(dirname "$OUT")"

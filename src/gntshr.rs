@@ -1,7 +1,7 @@
 //! The producer side: allocate pages and grant them to another domain (or
 //! this one), through `/dev/xen/gntalloc`.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
 
@@ -9,7 +9,7 @@ use crate::error::{Error, Op, Result};
 use crate::log::Logger;
 use crate::notify::UnmapNotify;
 use crate::sys::{self, fam::FamBuf, gntalloc::AllocGref, gntalloc::GNTALLOC_FLAG_WRITABLE, mem::Region};
-use crate::xentools::toolcore::Registration;
+use crate::xentools::toolcore::{open_registered, Registration};
 
 /// An open `/dev/xen/gntalloc`.
 pub struct GntShr {
@@ -58,11 +58,7 @@ impl GntShr {
     /// Open the device (close-on-exec, unlike upstream, and registered with
     /// xentoolcore, unlike upstream); later failures are logged to `log`.
     pub fn open_with_logger(log: Logger) -> Result<GntShr> {
-        let toolcore = Registration::new();
-        let fd = sys::open_device(c"/dev/xen/gntalloc").map_err(Error::os(Op::Open))?;
-        if let Some(r) = &toolcore {
-            r.set_fd(fd.as_raw_fd());
-        }
+        let (toolcore, fd) = open_registered(c"/dev/xen/gntalloc").map_err(Error::os(Op::Open))?;
         Ok(GntShr { toolcore, fd, log })
     }
 

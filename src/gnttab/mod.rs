@@ -4,7 +4,7 @@
 mod dmabuf;
 mod mapping;
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -16,7 +16,7 @@ use crate::error::{Error, Op, Result};
 use crate::log::Logger;
 use crate::notify::UnmapNotify;
 use crate::sys::{self, fam::FamBuf, gntdev::GrantRef, gntdev::MapGrantRef, mem::Region};
-use crate::xentools::toolcore::Registration;
+use crate::xentools::toolcore::{open_registered, Registration};
 
 /// Whether a grant mapping may be written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,11 +62,7 @@ impl GntDev {
     /// Open the device; failures of later calls are logged to `log`
     /// (failure to open is not logged, as upstream).
     pub fn open_with_logger(log: Logger) -> Result<GntDev> {
-        let toolcore = Registration::new();
-        let fd = sys::open_device(c"/dev/xen/gntdev").map_err(Error::os(Op::Open))?;
-        if let Some(r) = &toolcore {
-            r.set_fd(fd.as_raw_fd());
-        }
+        let (toolcore, fd) = open_registered(c"/dev/xen/gntdev").map_err(Error::os(Op::Open))?;
         Ok(GntDev { toolcore, fd, log })
     }
 

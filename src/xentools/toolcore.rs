@@ -2,7 +2,8 @@
 //! (used by deprivileged device models) neutralises our descriptors too.
 
 use std::ffi::{c_int, c_void};
-use std::os::fd::BorrowedFd;
+use std::ffi::CStr;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -60,6 +61,19 @@ unsafe extern "C" fn restrict_callback(ah: *mut ActiveHandle, _domid: u16) -> c_
     }
 }
 
+/// Open a Xen device the way both handle types do: register with
+/// libxentoolcore first (as upstream does, so a concurrent restrict cannot
+/// miss the fd), then open it close-on-exec. Drop the registration before
+/// closing the fd.
+pub fn open_registered(path: &CStr) -> Result<(Option<Registration>, OwnedFd), nix::errno::Errno> {
+    let registration = Registration::new();
+    let fd = crate::sys::open_device(path)?;
+    if let Some(r) = &registration {
+        r.set_fd(fd.as_raw_fd());
+    }
+    Ok((registration, fd))
+}
+
 /// A live registration; deregisters on drop.
 pub struct Registration {
     entry: NonNull<Entry>,
@@ -72,9 +86,8 @@ unsafe impl Send for Registration {}
 unsafe impl Sync for Registration {}
 
 impl Registration {
-    /// Register before the device is opened (as upstream does), so a
-    /// concurrent restrict cannot miss the fd. `None` without libxentoolcore.
-    pub fn new() -> Option<Registration> {
+    /// Register (with no fd yet). `None` without libxentoolcore.
+    fn new() -> Option<Registration> {
         let f = TOOLCORE.as_ref()?;
         let entry = Box::new(Entry {
             ah: ActiveHandle {
@@ -92,7 +105,7 @@ impl Registration {
     }
 
     /// Record the descriptor to neutralise.
-    pub fn set_fd(&self, fd: i32) {
+    fn set_fd(&self, fd: i32) {
         // SAFETY: the entry is live; `fd` is atomic.
         unsafe { self.entry.as_ref() }.fd.store(fd, Ordering::Release);
     }
