@@ -86,7 +86,7 @@ fn a_read_only_share_refuses_a_writable_map_with_a_typed_error() {
     let shr = GntShr::open().unwrap();
     let dev = GntDev::open().unwrap();
     let pages = shr.share_pages(0, 1, false).unwrap();
-    let err = dev.map_grant_ref(0, pages.refs()[0], Access::ReadWrite).err().expect("must fail");
+    let err = dev.map_grant_ref(0, pages.refs()[0], Access::ReadWrite).expect_err("must fail");
     assert_eq!(err, Error::Os { op: Op::Mmap, errno: Errno::EINVAL });
     assert!(dev.map_grant_ref(0, pages.refs()[0], Access::ReadOnly).is_ok());
 }
@@ -144,7 +144,7 @@ fn unmap_notification_clears_the_byte_when_the_mapping_drops() {
 #[ignore = "needs /dev/xen: run by `make xen-test` in dom0"]
 fn kernel_refusals_come_back_as_errors_with_errno() {
     let dev = GntDev::open().unwrap();
-    let err = dev.map_grant_ref(0, 0xfff_fff0, Access::ReadOnly).err().expect("never granted");
+    let err = dev.map_grant_ref(0, 0xfff_fff0, Access::ReadOnly).expect_err("never granted");
     assert_eq!(err.errno(), Errno::EINVAL);
     assert!(dev.map_domain_grant_refs(0, &[], Access::ReadOnly).is_err());
     dev.set_max_grants(16).unwrap(); // ENOTTY from pv-ops kernels is success
