@@ -64,7 +64,7 @@ rust-xen-tests:
 host-test: lib
 	$(CARGO) test --release
 
-test: host-test xen-test
+test: host-test xen-test debian-progs-test
 
 clean:
 	rm -rf $(BUILD)
@@ -72,6 +72,7 @@ clean:
 
 include rig/rig.mk
 include packaging/packaging.mk
+include debian-progs/debian-progs.mk
 
 # Benchmark: ours vs upstream in one boot of the rig (results in BENCHMARKS.md).
 .PHONY: bench
