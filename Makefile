@@ -62,7 +62,7 @@ rust-xen-tests:
 
 # Tests that need no Xen: unit tests, kernel-ABI and C-ABI checks.
 host-test: lib
-	$(CARGO) test --release
+	$(CARGO) test --release --workspace
 
 test: host-test xen-test debian-progs-test
 

@@ -1,0 +1,61 @@
+//! [`Grants`] on the real grant tables, through xengnttab's safe API:
+//! `GntDev` maps the guest's pages, `GntShr` shares ours (backend
+//! allocation), `dmabuf_export` makes the zero-copy dma-buf.
+
+use xengnttab::gnttab::{Access, ExportedDmabuf, GntDev};
+use xengnttab::gntshr::GntShr;
+
+use crate::buffer::{Exported, GrantError, Grants};
+use crate::mem::SharedMem;
+
+fn gerr(what: &str, e: xengnttab::Error) -> GrantError {
+    GrantError { what: format!("{what}: {e}"), errno: e.errno() as i32 }
+}
+
+/// The process's grant handles (opened once and kept for the process's
+/// lifetime, so mappings can be stored anywhere).
+pub struct XenGrants {
+    pub dev: &'static GntDev,
+    pub shr: Option<&'static GntShr>,
+}
+
+impl XenGrants {
+    /// Open gntdev (required) and gntalloc (needed only for backend
+    /// allocation; its absence is reported when a guest asks for it).
+    pub fn open() -> Result<XenGrants, xengnttab::Error> {
+        let dev: &'static GntDev = Box::leak(Box::new(GntDev::open()?));
+        // room for a few 4K buffers per guest
+        let _ = dev.set_max_grants(1 << 16);
+        let shr = GntShr::open().ok().map(|s| &*Box::leak(Box::new(s)));
+        Ok(XenGrants { dev, shr })
+    }
+}
+
+struct Dmabuf(ExportedDmabuf<'static>);
+
+impl Exported for Dmabuf {
+    fn release(self: Box<Self>, timeout_ms: u32) -> Result<(), GrantError> {
+        self.0.release(timeout_ms).map_err(|e| gerr("dma-buf release", e))
+    }
+}
+
+impl Grants for XenGrants {
+    fn map(&self, domid: u32, refs: &[u32], writable: bool) -> Result<Box<dyn SharedMem>, GrantError> {
+        let access = if writable { Access::ReadWrite } else { Access::ReadOnly };
+        let m = self.dev.map_domain_grant_refs(domid, refs, access).map_err(|e| gerr("map", e))?;
+        Ok(Box::new(m))
+    }
+
+    fn share(&self, domid: u32, pages: usize) -> Result<(Box<dyn SharedMem>, Vec<u32>), GrantError> {
+        let shr = self.shr.ok_or(GrantError { what: "no /dev/xen/gntalloc".into(), errno: libc::ENODEV })?;
+        let domid = u16::try_from(domid).map_err(|_| GrantError { what: "domid".into(), errno: libc::EINVAL })?;
+        let p = shr.share_pages(domid, pages, true).map_err(|e| gerr("share", e))?;
+        let refs = p.refs().to_vec();
+        Ok((Box::new(p), refs))
+    }
+
+    fn export(&self, domid: u32, refs: &[u32]) -> Result<Box<dyn Exported>, GrantError> {
+        let d = self.dev.dmabuf_export(domid, 0, refs).map_err(|e| gerr("dma-buf export", e))?;
+        Ok(Box::new(Dmabuf(d)))
+    }
+}

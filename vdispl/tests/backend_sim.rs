@@ -1,0 +1,244 @@
+//! The whole backend (xenbus state machine, rings, buffers, capture, pacing)
+//! against an in-memory xenstored, in-memory grants and fake event channels:
+//! a well-behaved frontend and a hostile one on the same backend.
+
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+use vdispl::backend::*;
+use vdispl::buffer::fake::FakeGrants;
+use vdispl::buffer::Grants;
+use vdispl::display::Config;
+use vdispl::evtchn::FakeEvtchn;
+use vdispl::frontend::{write_directory, FrontPages, Frontend};
+use vdispl::mem::SharedMem;
+use vdispl::protocol::*;
+use vdispl::xenstore::fake::FakeXenstored;
+
+const ROOT: &str = "/local/domain/0/backend/vdispl";
+
+struct Pages<'a> {
+    g: &'a FakeGrants,
+    domid: u32,
+    port: Cell<u32>,
+}
+
+impl FrontPages for Pages<'_> {
+    fn grant_page(&mut self) -> Result<(u32, Box<dyn SharedMem>), String> {
+        let (r, p) = self.g.grant(self.domid);
+        Ok((r, Box::new(p)))
+    }
+    fn grant_pages(&mut self, n: usize) -> Result<(Vec<u32>, Box<dyn SharedMem>), String> {
+        let refs: Vec<u32> = (0..n).map(|_| self.g.grant(self.domid).0).collect();
+        let m = self.g.map(self.domid, &refs, true).map_err(|e| e.to_string())?;
+        Ok((refs, m))
+    }
+    fn alloc_port(&mut self) -> Result<u32, String> {
+        self.port.set(self.port.get() + 1);
+        Ok(self.port.get())
+    }
+    fn notify(&mut self, _port: u32) {}
+}
+
+/// What xl writes for a vdispl device.
+fn toolstack_add(xs: &FakeXenstored, domid: u32, be_alloc: bool) -> String {
+    let be = format!("{ROOT}/{domid}/0");
+    let fe = format!("/local/domain/{domid}/device/vdispl/0");
+    xs.set(&format!("{fe}/backend"), &be);
+    xs.set(&format!("{fe}/backend-id"), "0");
+    xs.set(&format!("{fe}/be-alloc"), if be_alloc { "1" } else { "0" });
+    xs.set(&format!("{fe}/state"), "1");
+    xs.set(&format!("{be}/frontend"), &fe);
+    xs.set(&format!("{be}/frontend-id"), &domid.to_string());
+    xs.set(&format!("{be}/online"), "1");
+    xs.set(&format!("{be}/state"), "1");
+    fe
+}
+
+fn be_state(xs: &FakeXenstored, domid: u32) -> Option<String> {
+    xs.get(&format!("{ROOT}/{domid}/0/state"))
+}
+
+#[test]
+fn good_and_hostile_frontends() {
+    let xsd = FakeXenstored::start();
+    let g = FakeGrants::new();
+    let out = std::env::temp_dir().join(format!("vdispl-sim-{}", std::process::id()));
+    std::fs::create_dir_all(&out).unwrap();
+    let cfg = Config { refresh_hz: 100, ..Config::default() };
+    let mut be = Backend::new(xsd.client(), &g, FakeEvtchn::default(), cfg, Some(out.clone()), ROOT);
+    be.start().unwrap();
+
+    let (good, bad) = (5u32, 6u32);
+    let fe_good = toolstack_add(&xsd, good, false);
+    let fe_bad = toolstack_add(&xsd, bad, false);
+    be.reconcile_all().unwrap();
+    assert_eq!(be_state(&xsd, good).as_deref(), Some("2"));
+    assert_eq!(xsd.get(&format!("{ROOT}/{good}/0/versions")).as_deref(), Some("2"));
+
+    let mut gp = Pages { g: &g, domid: good, port: Cell::new(10) };
+    let mut bp = Pages { g: &g, domid: bad, port: Cell::new(10) };
+    let mut fx = xsd.client();
+    let mut f = Frontend::setup(&mut fx, &fe_good, &[(64, 32), (16, 16)], &mut gp).unwrap();
+    let mut h = Frontend::setup(&mut fx, &fe_bad, &[(64, 32)], &mut bp).unwrap();
+    f.set_state(&mut fx, 3).unwrap();
+    h.set_state(&mut fx, 3).unwrap();
+    be.reconcile_all().unwrap();
+    assert_eq!(be_state(&xsd, good).as_deref(), Some("4"));
+    assert_eq!(be_state(&xsd, bad).as_deref(), Some("4"));
+
+    let step = |be: &mut Backend<'_, FakeEvtchn>| {
+        let ports = be.ports();
+        be.on_ports(&ports, Instant::now()).unwrap();
+        be.tick(Instant::now()).unwrap();
+    };
+
+    // --- the good frontend draws a 64x32 XRGB8888 pattern
+    let (w, hgt) = (64u32, 32u32);
+    let (refs, data) = gp.grant_pages((w * hgt * 4).div_ceil(4096) as usize).unwrap();
+    for y in 0..hgt {
+        for x in 0..w {
+            data.write_at(((y * w + x) * 4) as usize, &[(x * 4) as u8, (y * 8) as u8, 0x80, 0]).unwrap();
+        }
+    }
+    let (dir, _dirs) = write_directory(&refs, &mut gp).unwrap();
+    let dbuf = 0xffff_8880_0badu64;
+    let fbc = 0xffff_8880_0f00u64;
+    let id = f.send(0, Op::DbufCreate { dbuf_cookie: dbuf, width: w, height: hgt, bpp: 32, buffer_sz: w * hgt * 4, flags: 0, gref_directory: dir, data_ofs: 0 }, &mut gp);
+    let r = f.wait_response(0, id, Duration::from_secs(2), || step(&mut be)).unwrap();
+    assert_eq!((r.status, r.operation), (0, OP_DBUF_CREATE));
+    let id = f.send(0, Op::FbAttach { dbuf_cookie: dbuf, fb_cookie: fbc, width: w, height: hgt, pixel_format: PixelFormat::Xrgb8888.fourcc() }, &mut gp);
+    assert_eq!(f.wait_response(0, id, Duration::from_secs(2), || step(&mut be)).unwrap().status, 0);
+    let id = f.send(0, Op::SetConfig { fb_cookie: fbc, x: 0, y: 0, width: w, height: hgt, bpp: 32 }, &mut gp);
+    assert_eq!(f.wait_response(0, id, Duration::from_secs(2), || step(&mut be)).unwrap().status, 0);
+    let flip = |f: &mut Frontend, gp: &mut Pages, be: &mut Backend<'_, FakeEvtchn>| {
+        let id = f.send(0, Op::PgFlip { fb_cookie: fbc }, gp);
+        let r = f.wait_response(0, id, Duration::from_secs(2), || step(be)).unwrap();
+        assert_eq!((r.id, r.operation, r.status), (id, OP_PG_FLIP, 0));
+        let end = Instant::now() + Duration::from_secs(2);
+        loop {
+            let evs = f.events(0);
+            if !evs.is_empty() {
+                return evs;
+            }
+            assert!(Instant::now() < end, "no flip-done event");
+            std::thread::sleep(Duration::from_millis(2));
+            step(be);
+        }
+    };
+    let evs = flip(&mut f, &mut gp, &mut be);
+    assert_eq!((evs[0].id, evs[0].kind, evs[0].fb_cookie), (0, EVT_PG_FLIP, fbc));
+
+    // --- the hostile frontend: malformed requests get error responses
+    let hostile_ops = [
+        Op::Unknown(0),
+        Op::Unknown(0xff),
+        Op::DbufCreate { dbuf_cookie: 1, width: u32::MAX, height: u32::MAX, bpp: 32, buffer_sz: u32::MAX, flags: 0, gref_directory: 1, data_ofs: 0 },
+        Op::DbufCreate { dbuf_cookie: 1, width: 16, height: 16, bpp: 32, buffer_sz: 1024, flags: 0, gref_directory: 99999, data_ofs: 0 },
+        Op::DbufCreate { dbuf_cookie: 1, width: 16, height: 16, bpp: 32, buffer_sz: 1024, flags: 0, gref_directory: refs[0], data_ofs: 0 }, // another domain's ref
+        Op::DbufCreate { dbuf_cookie: 0, width: 16, height: 16, bpp: 32, buffer_sz: 1024, flags: 0, gref_directory: 1, data_ofs: 0 },
+        Op::DbufCreate { dbuf_cookie: 1, width: 16, height: 16, bpp: 32, buffer_sz: 1024, flags: 0xff, gref_directory: 1, data_ofs: 0 },
+        Op::FbAttach { dbuf_cookie: 7, fb_cookie: 8, width: 1, height: 1, pixel_format: 0 },
+        Op::SetConfig { fb_cookie: 8, x: 0, y: 0, width: 1, height: 1, bpp: 32 },
+        Op::PgFlip { fb_cookie: 8 },
+        Op::DbufDestroy { dbuf_cookie: 1 },
+        Op::FbDetach { fb_cookie: 1 },
+        Op::GetEdid { buffer_sz: u32::MAX, gref_directory: 0 },
+    ];
+    for op in hostile_ops {
+        let id = h.send(0, op, &mut bp);
+        let r = h.wait_response(0, id, Duration::from_secs(2), || step(&mut be)).unwrap();
+        assert!(r.status < 0, "{op:?} answered {}", r.status);
+    }
+    // a directory that claims more pages than it chains
+    let (dir_ref, dir_page) = bp.grant_page().unwrap();
+    dir_page.store_u32(0, dir_ref).unwrap(); // points at itself
+    let id = h.send(0, Op::DbufCreate { dbuf_cookie: 2, width: 1024, height: 1024, bpp: 32, buffer_sz: 4 << 20, flags: 0, gref_directory: dir_ref, data_ofs: 0 }, &mut bp);
+    let r = h.wait_response(0, id, Duration::from_secs(2), || step(&mut be)).unwrap();
+    assert!(r.status < 0);
+    assert_eq!(be_state(&xsd, bad).as_deref(), Some("4"), "errors answered, still connected");
+
+    // then a producer index far beyond the ring: the device is closed
+    h.conns[0].ring.mem.store_u32(0, 100_000).unwrap();
+    step(&mut be);
+    assert_eq!(be_state(&xsd, bad).as_deref(), Some("5"));
+    assert!(xsd.get(&format!("{ROOT}/{bad}/0/error")).unwrap().contains("producer"));
+
+    // the good one still works, event ids continue without gaps
+    let evs = flip(&mut f, &mut gp, &mut be);
+    assert_eq!(evs[0].id, 1);
+
+    // the hostile guest re-initialises: a fresh connection is possible
+    h.set_state(&mut fx, 1).unwrap();
+    be.reconcile_all().unwrap();
+    assert_eq!(be_state(&xsd, bad).as_deref(), Some("2"));
+    let h2 = Frontend::setup(&mut fx, &fe_bad, &[(64, 32)], &mut bp).unwrap();
+    h2.set_state(&mut fx, 3).unwrap();
+    be.reconcile_all().unwrap();
+    assert_eq!(be_state(&xsd, bad).as_deref(), Some("4"));
+    // and a connection attempt with a ring ref that is not granted fails cleanly
+    h2.set_state(&mut fx, 1).unwrap();
+    be.reconcile_all().unwrap();
+    fx.write(&format!("{fe_bad}/0/req-ring-ref"), "4000000").unwrap();
+    h2.set_state(&mut fx, 3).unwrap();
+    be.reconcile_all().unwrap();
+    assert_eq!(be_state(&xsd, bad).as_deref(), Some("5"));
+    // resolution garbage
+    h2.set_state(&mut fx, 1).unwrap();
+    be.reconcile_all().unwrap();
+    fx.write(&format!("{fe_bad}/0/req-ring-ref"), &h2.conns[0].req_ref.to_string()).unwrap();
+    fx.write(&format!("{fe_bad}/0/resolution"), "99999999x-1").unwrap();
+    h2.set_state(&mut fx, 3).unwrap();
+    be.reconcile_all().unwrap();
+    assert_eq!(be_state(&xsd, bad).as_deref(), Some("5"));
+
+    // PNGs of the good frontend: decode and compare pixel by pixel
+    let mut pngs: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
+    pngs.sort();
+    assert_eq!(pngs.len(), 3, "SET_CONFIG + 2 flips: {pngs:?}");
+    assert!(pngs[0].file_name().unwrap().to_str().unwrap().starts_with("d5-v0-c0-"));
+    let (pw, ph, rgba) = vdispl::png::decode_stored(&std::fs::read(&pngs[2]).unwrap()).unwrap();
+    assert_eq!((pw, ph), (w, hgt));
+    for y in 0..hgt {
+        for x in 0..w {
+            let i = ((y * w + x) * 4) as usize;
+            assert_eq!(&rgba[i..i + 4], &[0x80, (y * 8) as u8, (x * 4) as u8, 255], "pixel {x},{y}");
+        }
+    }
+
+    // destroy answers after the buffer's dma-buf is released
+    let id = f.send(0, Op::FbDetach { fb_cookie: fbc }, &mut gp);
+    assert_eq!(f.wait_response(0, id, Duration::from_secs(2), || step(&mut be)).unwrap().status, 0);
+    let released = g.released.get();
+    let id = f.send(0, Op::DbufDestroy { dbuf_cookie: dbuf }, &mut gp);
+    assert_eq!(f.wait_response(0, id, Duration::from_secs(2), || step(&mut be)).unwrap().status, 0);
+    assert_eq!(g.released.get(), released + 1);
+
+    // frontend driver removal (Closing): back to InitWait, as drm_xen_front waits for
+    f.set_state(&mut fx, 5).unwrap();
+    be.reconcile_all().unwrap();
+    assert_eq!(be_state(&xsd, good).as_deref(), Some("2"));
+    assert!(be.devices().iter().all(|(k, _, connected)| k.0 != good || !connected));
+
+    // reconnect without restarting the backend
+    let mut f2 = Frontend::setup(&mut fx, &fe_good, &[(64, 32)], &mut gp).unwrap();
+    f2.set_state(&mut fx, 3).unwrap();
+    be.reconcile_all().unwrap();
+    assert_eq!(be_state(&xsd, good).as_deref(), Some("4"));
+    let id = f2.send(0, Op::PgFlip { fb_cookie: 1 }, &mut gp);
+    assert_eq!(f2.wait_response(0, id, Duration::from_secs(2), || step(&mut be)).unwrap().status, status::EINVAL);
+
+    // guest shutdown: the toolstack sets online=0, state=5, waits for 6, removes
+    xsd.set(&format!("{ROOT}/{good}/0/online"), "0");
+    xsd.set(&format!("{ROOT}/{good}/0/state"), "5");
+    be.reconcile_all().unwrap();
+    assert_eq!(be_state(&xsd, good).as_deref(), Some("6"));
+    xsd.rm(&format!("{ROOT}/{good}"));
+    xsd.rm(&format!("/local/domain/{good}"));
+    be.reconcile_all().unwrap();
+    assert!(be.devices().iter().all(|(k, _, _)| k.0 != good));
+    // every port of the good device was unbound
+    assert!(be.evtchn.bound.iter().all(|(_, d, _)| *d != good), "{:?}", be.evtchn.bound);
+
+    let _ = std::fs::remove_dir_all(out);
+}
