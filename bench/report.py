@@ -34,7 +34,7 @@ for w, by_lib in ns.items():
     # best/best compares the fastest round of each (noise only adds time).
     ratios = [o / u for o, u in zip(by_lib["ours"], by_lib["upstream"])]
     c = calls.get(w, {})
-    print(f"| {w} | {ops[w]} | {fmt(up)} | {fmt(us)} | {statistics.median(ratios):.2f} [{min(ratios):.2f}-{max(ratios):.2f}] | {min(by_lib["ours"]) / min(by_lib["upstream"]):.2f} | {c.get('upstream', '-')} | {c.get('ours', '-')} |")
+    print(f"| {w} | {ops[w]} | {fmt(up)} | {fmt(us)} | {statistics.median(ratios):.2f} [{min(ratios):.2f}-{max(ratios):.2f}] | {min(by_lib['ours']) / min(by_lib['upstream']):.2f} | {c.get('upstream', '-')} | {c.get('ours', '-')} |")
 rounds = len(next(iter(ns.values()))["ours"])
 print(f"\nRounds: {rounds} (median shown). Frames (1920x1080x32bpp):")
 for w in ("frames-copy", "frames-dmabuf"):
