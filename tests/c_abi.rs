@@ -65,6 +65,17 @@ fn exports_versions_and_soname_equal_debians() {
     assert_eq!(defs, ["VERS_1.0", "VERS_1.1", "VERS_1.0", "VERS_1.2", "VERS_1.1"]);
 }
 
+/// Upstream needs libxentoollog and libxentoolcore; ours finds them at run
+/// time when present and needs nothing but the C runtime.
+#[test]
+fn needs_only_the_c_runtime() {
+    let out = run_ok(Command::new("objdump").arg("-p").arg(our_cdylib()));
+    let needed: BTreeSet<&str> =
+        out.lines().filter_map(|l| l.trim().strip_prefix("NEEDED")).map(str::trim).collect();
+    let allowed = BTreeSet::from(["libc.so.6", "libgcc_s.so.1", "ld-linux-x86-64.so.2"]);
+    assert!(needed.is_subset(&allowed) && needed.contains("libc.so.6"), "NEEDED: {needed:?}");
+}
+
 /// cargo's own cdylib (lld) carries the same versioned exports, though lld
 /// does not record the nodes' parents.
 #[test]
