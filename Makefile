@@ -64,7 +64,7 @@ rust-xen-tests:
 host-test: lib
 	$(CARGO) test --release --workspace
 
-test: host-test xen-test debian-progs-test
+test: host-test xen-test debian-progs-test xdomain-test
 
 clean:
 	rm -rf $(BUILD)
@@ -73,6 +73,7 @@ clean:
 include rig/rig.mk
 include packaging/packaging.mk
 include debian-progs/debian-progs.mk
+include xdomain/xdomain.mk
 
 # Benchmark: ours vs upstream in one boot of the rig (results in BENCHMARKS.md).
 .PHONY: bench

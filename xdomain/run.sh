@@ -1,0 +1,80 @@
+#!/bin/bash
+# The two-domain rig: fetch, build the guest and dom0 initramfs, boot Xen twice
+# (once per library: xenstored/xenconsoled/QEMU and the guests all use it), then
+# judge both boots' results together with rig/report.py.
+# Settings: OURS_LIB, RIG_OUT (build/rig-xdomain), XD_SUITE (xdomain/suite.txt),
+# XD_LIBS ("upstream ours"), RIG_BOOT_TIMEOUT (per boot, 480), RIG_TEST_TIMEOUT (150).
+set -euo pipefail
+export RIG_OUT=${RIG_OUT:-$(cd "$(dirname "$0")/.." && pwd)/build/rig-xdomain}
+. "$(dirname "$0")/../rig/common.sh"
+XDIR=$TOP/xdomain
+t0=$(date +%s)
+"$RIG_DIR/fetch.sh"
+"$XDIR/fetch.sh"
+. "$RIG_CACHE/current.env"
+. "$RIG_CACHE/xdomain/current.env"
+OURS_LIB=${OURS_LIB:-$TOP/build/lib/libxengnttab.so.1.2}
+[ -f "$OURS_LIB" ] || die "our library not found: $OURS_LIB (make lib)"
+BIN=$TOP/build/xdomain/bin
+[ -x "$BIN/xd-toolstack" ] || die "test programs not built: make -C xdomain"
+t1=$(date +%s)
+
+# --- guest image: tests, xenstore-utils, vchan-socket-proxy, both libraries ---
+STAGE=$RIG_OUT/stage
+rm -rf "$STAGE" && mkdir -p "$STAGE"/{guest,dom0}
+G=$STAGE/guest
+mkdir -p "$G/tests/bin" "$G/usr/bin" "$G/usr/lib/xen-4.17/bin" "$G/opt/ours/lib"
+cp -a "$BIN/." "$G/tests/bin/"
+cp -a "$XD_PKGS"/xenstore-utils/usr/bin/xenstore* "$G/usr/bin/"
+cp -a "$XD_PKGS"/xen-utils-4.17/usr/lib/xen-4.17/bin/vchan-socket-proxy "$G/usr/lib/xen-4.17/bin/"
+cp -L "$OURS_LIB" "$G/opt/ours/lib/libxengnttab.so.1"
+# The kernel test module that reads exported dma-bufs (built like rig/build-gntdev.sh).
+KW=$RIG_OUT/kmod
+rm -rf "$KW" && mkdir -p "$KW" "$G/lib/modules/extra"
+cp "$XDIR"/kmod/{Kbuild,xd_dmabuf_reader.c} "$KW/"
+make -s -C "/usr/src/linux-headers-$KREL" M="$KW" modules >&2 2> "$KW/build.log" ||
+    { cat "$KW/build.log" >&2; die "building xdomain/kmod failed"; }
+cp "$KW/xd_dmabuf_reader.ko" "$G/lib/modules/extra/"
+RIG_INIT=$XDIR/guest-init RIG_EXTRA_ROOT=$G \
+RIG_MODULES="xen-evtchn xen-gntdev xen-gntalloc xenfs xen-blkfront drm drm_shmem_helper vgem" \
+    "$RIG_DIR/mkinitrd.sh" guest "$RIG_OUT/guest.initrd.gz"
+
+# --- dom0 image: toolstack, QEMU, guest kernel + initramfs ---
+D=$STAGE/dom0
+XB=usr/lib/xen-4.17/bin
+mkdir -p "$D/xd" "$D/$XB" "$D/usr/bin" "$D/usr/libexec" "$D/usr/share/qemu"
+cp "$VMLINUZ" "$D/xd/vmlinuz"
+cp "$RIG_OUT/guest.initrd.gz" "$D/xd/guest.initrd.gz"
+for b in xl xenstored xenconsoled xen-init-dom0 vchan-socket-proxy libxl-save-helper; do
+    cp -a "$XD_PKGS/xen-utils-4.17/$XB/$b" "$D/$XB/"
+done
+cp -a "$XD_PKGS"/xenstore-utils/usr/bin/xenstore* "$D/usr/bin/"
+cp -a "$XD_PKGS/qemu-system-xen/usr/libexec/xen-qemu-system-i386" "$D/usr/libexec/"
+cp -a "$XD_PKGS/qemu-system-data/usr/share/qemu/keymaps" "$D/usr/share/qemu/"
+SUITE=${XD_SUITE:-$XDIR/suite.txt} TEST_BIN=$BIN RUST_LIST=/nonexistent OURS_LIB=$OURS_LIB \
+RIG_INIT=$XDIR/dom0-init RIG_EXTRA_ROOT=$D RIG_TEST_TIMEOUT=${RIG_TEST_TIMEOUT:-150} \
+    "$RIG_DIR/mkinitrd.sh" dom0 "$RIG_OUT/dom0.initrd.gz"
+t2=$(date +%s)
+
+# --- one boot per library ---
+export RIG_CPU=${RIG_CPU:-qemu64,+svm,+npt} RIG_MEM=${RIG_MEM:-2048}
+export RIG_BOOT_TIMEOUT=${RIG_BOOT_TIMEOUT:-480}
+MERGED=$RIG_OUT/results
+rm -rf "$MERGED" && mkdir -p "$MERGED/dom0"
+boot_args=() times=()
+for lib in ${XD_LIBS:-upstream ours}; do
+    b0=$(date +%s)
+    RIG_DOM0_ARGS="xdlib=$lib" "$RIG_DIR/boot.sh" "$RIG_OUT/dom0.initrd.gz" "$RIG_OUT/results-$lib" "xd-$lib" ||
+        boot_args+=(--boot-failed "dom0-$lib=$(cat "$RIG_OUT/xd-$lib.boot-status")")
+    times+=("$lib $(( $(date +%s) - b0 ))s")
+    R=$RIG_OUT/results-$lib/dom0
+    if [ -d "$R" ]; then
+        cp -r "$R/." "$MERGED/dom0/"
+        mv "$MERGED/dom0/runs.tsv" "$MERGED/dom0/runs-$lib.tsv" 2>/dev/null || true
+        [ -d "$R/console" ] && mv "$MERGED/dom0/console" "$MERGED/dom0/console-$lib"
+    fi
+done
+log "times: fetch $((t1 - t0))s, images $((t2 - t1))s, boots: ${times[*]}"
+echo "results: $MERGED/dom0/ (guest consoles in console-<lib>/), consoles: $RIG_OUT/xd-<lib>.console.log"
+exec python3 "$RIG_DIR/report.py" "$MERGED" --suite "dom0=$RIG_OUT/dom0.suite.txt" \
+    --differences "$XDIR/differences.txt" "${boot_args[@]}"
