@@ -11,8 +11,6 @@ pub struct GrantMapping {
     pub(crate) region: Region,
     pub(crate) index: u64,
     pub(crate) count: u32,
-    /// Page slot in the handle's mapping window, if it was placed there.
-    pub(crate) slot: Option<usize>,
 }
 
 impl GrantMapping {

@@ -3,14 +3,11 @@
 
 mod dmabuf;
 mod mapping;
-mod window;
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use nix::errno::Errno;
-use once_cell::sync::OnceCell;
 
 pub use self::dmabuf::{ExportedDmabuf, ImportedDmabuf};
 pub use self::mapping::{GrantMapping, Mapping};
@@ -18,8 +15,7 @@ pub use crate::sys::copy::{CopySegment, GrantAddr};
 use crate::error::{Error, Op, Result};
 use crate::log::Logger;
 use crate::notify::UnmapNotify;
-use crate::sys::{self, fam::FamBuf, gntdev::GrantRef, gntdev::MapGrantRef, mem::Region, mem::Window};
-use self::window::MapWindow;
+use crate::sys::{self, fam::FamBuf, gntdev::GrantRef, gntdev::MapGrantRef, mem::Region};
 use crate::xentools::toolcore::{open_registered, Registration};
 
 /// Whether a grant mapping may be written.
@@ -55,8 +51,6 @@ pub struct GntDev {
     toolcore: Option<Registration>,
     fd: OwnedFd,
     log: Logger,
-    /// Made at the first map; None if address space could not be reserved.
-    window: OnceCell<Option<Mutex<MapWindow>>>,
 }
 
 impl GntDev {
@@ -69,7 +63,7 @@ impl GntDev {
     /// (failure to open is not logged, as upstream).
     pub fn open_with_logger(log: Logger) -> Result<GntDev> {
         let (toolcore, fd) = open_registered(c"/dev/xen/gntdev").map_err(Error::os(Op::Open))?;
-        Ok(GntDev { toolcore, fd, log, window: OnceCell::new() })
+        Ok(GntDev { toolcore, fd, log })
     }
 
     /// Close, reporting close(2)'s result.
@@ -156,57 +150,24 @@ impl GntDev {
         let index = buf.header().index;
         let len = count as usize * sys::mem::page_size();
 
-        let slot = self.window().and_then(|mut w| w.take(count as usize));
-        let region = match self.mmap_retrying(len, prot, index, slot.map(|(_, at)| at)) {
+        let region = match self.mmap_retrying(len, prot, index) {
             Ok(r) => r,
-            Err(e) => {
-                self.give_slot(slot.map(|(s, _)| s), count);
-                return Err(self.undo_map(index, count, Op::Mmap, e));
-            }
+            Err(e) => return Err(self.undo_map(index, count, Op::Mmap, e)),
         };
-        // The slot was taken by someone else's mapping: it landed elsewhere.
-        let slot = match slot {
-            Some((s, at)) if region.as_ptr() as usize == at => Some(s),
-            other => {
-                self.give_slot(other.map(|(s, _)| s), count);
-                None
-            }
-        };
-        let mapping = GrantMapping { region, index, count, slot };
         if let Some(req) = notify.request(index, len) {
             if let Err(e) = sys::gntdev_set_unmap_notify(self.fd(), req) {
                 self.log.error(e, "ioctl SET_UNMAP_NOTIFY failed");
-                let GrantMapping { region, slot, .. } = mapping;
-                if region.unmap().is_ok() {
-                    self.give_slot(slot, count);
-                }
+                let _ = region.unmap();
                 return Err(self.undo_map(index, count, Op::SetUnmapNotify, e));
             }
         }
-        Ok(mapping)
+        Ok(GrantMapping { region, index, count })
     }
 
-    /// The handle's mapping window, made on first use.
-    fn window(&self) -> Option<MutexGuard<'_, MapWindow>> {
-        let w = self.window.get_or_init(|| Window::reserve().ok().map(|w| Mutex::new(MapWindow::new(w))));
-        // A panic elsewhere cannot leave the bitmap half-updated.
-        w.as_ref().map(|m| m.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-
-    fn give_slot(&self, slot: Option<usize>, count: u32) {
-        if let (Some(s), Some(mut w)) = (slot, self.window()) {
-            w.give(s, count as usize);
-        }
-    }
-
-    fn mmap_retrying(&self, len: usize, prot: i32, index: u64, at: Option<usize>) -> Result<Region, Errno> {
+    fn mmap_retrying(&self, len: usize, prot: i32, index: u64) -> Result<Region, Errno> {
         let mut tries = 0;
         loop {
-            let r = match at {
-                Some(at) => Region::map_shared_at(self.fd(), at, len, prot, index),
-                None => Region::map_shared(self.fd(), len, prot, index),
-            };
-            match r {
+            match Region::map_shared(self.fd(), len, prot, index) {
                 Err(Errno::EAGAIN) if tries < MMAP_EAGAIN_RETRIES => {
                     tries += 1;
                     std::thread::sleep(Duration::from_millis(1));
@@ -235,14 +196,7 @@ impl GntDev {
         }
         // munmap of a region we own cannot fail; if it somehow does, the
         // pages stay mapped (leaked) rather than dangling.
-        let GrantMapping { region, index, count, slot } = m;
-        match region.unmap() {
-            Ok(()) => {
-                self.give_slot(slot, count);
-                Ok(())
-            }
-            Err((region, e)) => Err((GrantMapping { region, index, count, slot }, Error::Os { op: Op::Munmap, errno: e })),
-        }
+        m.region.unmap().map_err(|(region, e)| (GrantMapping { region, ..m }, Error::Os { op: Op::Munmap, errno: e }))
     }
 
     /// Copy through grants; afterwards each segment's `status()` says how it

@@ -34,28 +34,12 @@ impl Region {
     /// `mmap(NULL, len, prot, MAP_SHARED, fd, offset)`: the kernel picks the
     /// address, so no existing memory can be affected.
     pub fn map_shared(fd: BorrowedFd<'_>, len: usize, prot: i32, offset: u64) -> Result<Region, Errno> {
-        Self::mmap(std::ptr::null_mut(), fd, len, prot, libc::MAP_SHARED, offset)
-    }
-
-    /// Like [`Region::map_shared`], at address `at` if that range is free.
-    /// `MAP_FIXED_NOREPLACE` never replaces a mapping: if something lives
-    /// there (EEXIST), or the kernel predates the flag and treats `at` as a
-    /// hint, the region lands elsewhere; check [`Region::as_ptr`].
-    pub fn map_shared_at(fd: BorrowedFd<'_>, at: usize, len: usize, prot: i32, offset: u64) -> Result<Region, Errno> {
-        let flags = libc::MAP_SHARED | libc::MAP_FIXED_NOREPLACE;
-        match Self::mmap(at as *mut libc::c_void, fd, len, prot, flags, offset) {
-            Err(Errno::EEXIST) => Self::map_shared(fd, len, prot, offset),
-            r => r,
-        }
-    }
-
-    fn mmap(at: *mut libc::c_void, fd: BorrowedFd<'_>, len: usize, prot: i32, flags: i32, offset: u64) -> Result<Region, Errno> {
-        debug_assert!(flags & libc::MAP_FIXED == 0, "MAP_FIXED could replace live memory");
         let offset = libc::off_t::try_from(offset).map_err(|_| Errno::EINVAL)?;
-        // SAFETY: without MAP_FIXED the kernel never replaces an existing
-        // mapping (NOREPLACE fails instead), so the new mapping cannot
-        // overlap memory Rust already uses.
-        let p = unsafe { libc::mmap(at, len, prot, flags, fd.as_raw_fd(), offset) };
+        // SAFETY: addr is NULL and MAP_FIXED is absent, so the new mapping
+        // cannot overlap memory Rust already uses.
+        let p = unsafe {
+            libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_SHARED, fd.as_raw_fd(), offset)
+        };
         if p == libc::MAP_FAILED {
             return Err(Errno::last());
         }
@@ -114,63 +98,5 @@ impl Region {
         } else {
             Err((self, Errno::last()))
         }
-    }
-}
-
-/// A window of address space spanning one last-level page table (2 MiB
-/// with 4 KiB pages), anchored by one inaccessible page at its start.
-///
-/// Why: munmap frees a page table once no mapping is left in its span, and
-/// the next mmap must allocate a new one; in a PV domain each new page table
-/// is validated and pinned by Xen with hypercalls. With the anchor in place
-/// the table survives, so grant mappings made inside the window and
-/// unmapped again reuse it. The window's other pages are not reserved
-/// (mappings go there with MAP_FIXED_NOREPLACE, which fails if anything else
-/// took the spot).
-#[derive(Debug)]
-pub struct Window {
-    anchor: Region,
-}
-
-impl Window {
-    /// Address span of one last-level page table: a page of 8-byte entries.
-    pub fn span() -> usize {
-        page_size() / 8 * page_size()
-    }
-
-    /// Reserve twice the span, keep the aligned anchor page, give back the rest.
-    pub fn reserve() -> Result<Window, Errno> {
-        let (span, page) = (Self::span(), page_size());
-        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
-        // SAFETY: a fresh anonymous mapping at a kernel-chosen address.
-        let raw = unsafe { libc::mmap(std::ptr::null_mut(), 2 * span, libc::PROT_NONE, flags, -1, 0) };
-        if raw == libc::MAP_FAILED {
-            return Err(Errno::last());
-        }
-        let start = raw as usize;
-        let base = start.next_multiple_of(span);
-        let end = start + 2 * span;
-        // SAFETY: both ranges lie inside the mapping made above, which no
-        // one else knows about.
-        unsafe {
-            if base > start {
-                libc::munmap(raw, base - start);
-            }
-            libc::munmap((base + page) as *mut libc::c_void, end - base - page);
-        }
-        let anchor = NonNull::new(base as *mut u8).ok_or(Errno::EINVAL)?;
-        Ok(Window { anchor: Region { ptr: anchor, len: page } })
-    }
-
-    /// The window's first address (the anchor page).
-    pub fn base(&self) -> usize {
-        self.anchor.as_ptr() as usize
-    }
-}
-
-impl Drop for Window {
-    fn drop(&mut self) {
-        let anchor = Region { ptr: self.anchor.ptr, len: self.anchor.len };
-        let _ = anchor.unmap();
     }
 }
