@@ -4,10 +4,11 @@
 # every round) so that noise hits both alike. Then system calls per
 # operation, counted by strace as the difference between N and 2N ops.
 cd "$(dirname "$0")"
-ROUNDS=${BENCH_ROUNDS:-9}
+ROUNDS=${BENCH_ROUNDS:-25}
 # Room for a 1920x1080x32 frame store (2025 pages) in gntalloc's global budget.
 echo 8192 > /sys/module/xen_gntalloc/parameters/limit
-WORKLOADS="map1:3000 map256:40 copy64-to-grant:150 copy64-from-grant:150 share16:300 dmabuf-import-2M:40 frames-copy:8 frames-dmabuf:40"
+# Short runs, many rounds: a burst of emulator noise spoils a round, not the median.
+WORKLOADS="map1:800 map256:12 copy64-to-grant:50 copy64-from-grant:50 share16:100 dmabuf-import-2M:12 frames-copy:3 frames-dmabuf:12"
 
 run() { # lib workload ops
     LD_LIBRARY_PATH=/opt/$1/lib ./bench "$2" "$3"
