@@ -64,7 +64,7 @@ rust-xen-tests:
 host-test: lib
 	$(CARGO) test --release --workspace
 
-test: host-test xen-test debian-progs-test xdomain-test
+test: host-test xen-test debian-progs-test xdomain-test display-test
 
 clean:
 	rm -rf $(BUILD)
@@ -74,6 +74,7 @@ include rig/rig.mk
 include packaging/packaging.mk
 include debian-progs/debian-progs.mk
 include xdomain/xdomain.mk
+include display-test/display-test.mk
 
 # Benchmark: ours vs upstream in one boot of the rig (results in BENCHMARKS.md).
 # QEMU's -icount makes the guest's clock count instructions, so a figure
@@ -90,10 +91,14 @@ bench: lib
 		RIG_BOOT_TIMEOUT=1800 RIG_QEMU_ARGS="$(BENCH_QEMU_ARGS)" rig/run.sh
 	python3 bench/report.py build/rig/results/dom0/bench.ours.out
 
-# The demonstration: build the library, boot Xen under QEMU, run
-# examples/demo.rs in dom0 on our library, and show what it printed.
-.PHONY: demo
-demo: lib
+# The demonstration: `demo-lib` shows the library's calls in dom0 of a
+# QEMU-booted Xen; `display-demo` (display-test/) boots Xen with a guest whose
+# para-virtual display is served by vdispl-backend on this library, and leaves
+# the captured frames in build/display/frames/.
+.PHONY: demo demo-lib
+demo: demo-lib display-demo
+
+demo-lib: lib
 	$(CARGO) build --release --example demo
 	mkdir -p $(BUILD)/demo/bin
 	cp target/release/examples/demo $(BUILD)/demo/bin/

@@ -80,6 +80,9 @@ pub struct PngSink {
 }
 
 impl FrameSink for PngSink {
+    fn wants_frames(&self) -> bool {
+        self.dir.is_some()
+    }
     fn frame(&mut self, connector: usize, frame_no: u64, img: &Image) {
         let Some(dir) = &self.dir else { return };
         let path = dir.join(format!("{}-c{connector}-{frame_no:06}.png", self.prefix));

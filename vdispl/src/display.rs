@@ -57,6 +57,11 @@ impl Shared {
 /// Where captured frames go.
 pub trait FrameSink {
     fn frame(&mut self, connector: usize, frame_no: u64, img: &Image);
+    /// False when frames would be thrown away (no `--out`): then nothing is
+    /// captured, so the pixels are not read and converted for nothing.
+    fn wants_frames(&self) -> bool {
+        true
+    }
 }
 
 /// Log lines (the backend prefixes device names).
@@ -373,6 +378,9 @@ impl Display {
         c.stats.window_frames += 1;
         c.stats.window_start.get_or_insert(now);
         let Some((fb_cookie, w, h)) = c.current else { return };
+        if !ctx.sink.wants_frames() {
+            return;
+        }
         if ctx.cfg.max_png_per_sec > 0 {
             let gap = Duration::from_secs(1) / ctx.cfg.max_png_per_sec;
             if c.last_png.is_some_and(|t| now.saturating_duration_since(t) < gap) {
@@ -420,10 +428,14 @@ mod tests {
     const D: u32 = 3;
 
     #[derive(Default)]
-    struct Sink(Vec<(usize, u64, Image)>);
+    /// Captured frames; `.1` = true: a sink that wants none (no `--out`).
+    struct Sink(Vec<(usize, u64, Image)>, bool);
     impl FrameSink for Sink {
         fn frame(&mut self, c: usize, n: u64, img: &Image) {
             self.0.push((c, n, img.clone()));
+        }
+        fn wants_frames(&self) -> bool {
+            !self.1
         }
     }
 
@@ -598,6 +610,20 @@ mod tests {
         // 0, 500 ms: two PNGs in one second of flips
         assert_eq!(t.sink.0.len(), 2);
         assert_eq!(t.d.connectors[0].stats.frames, 10);
+    }
+
+    #[test]
+    fn no_capture_without_output() {
+        let mut t = T::new(false);
+        t.sink.1 = true;
+        t.dbuf(1, 4, 4);
+        t.req(0, Op::FbAttach { dbuf_cookie: 1, fb_cookie: 2, width: 4, height: 4, pixel_format: xrgb() });
+        for _ in 0..3 {
+            t.req(0, Op::PgFlip { fb_cookie: 2 });
+        }
+        assert_eq!(t.sink.0.len(), 0);
+        assert_eq!(t.d.connectors[0].stats.frames, 3);
+        assert_eq!(t.d.connectors[0].stats.pngs, 0);
     }
 
     #[test]

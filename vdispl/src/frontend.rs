@@ -50,7 +50,13 @@ impl Frontend {
             let req_port = pages.alloc_port()?;
             let evt_port = pages.alloc_port()?;
             let w_ = |xs: &mut XenStore, k: &str, v: String| xs.write(&format!("{path}/{i}/{k}"), &v).map_err(|e| e.to_string());
-            w_(xs, "resolution", format!("{w}x{h}"))?;
+            // The toolstack writes `resolution` (libxl makes it read-only to the
+            // guest: writing it gives EACCES); write it only where nobody did
+            // (the in-memory xenstored of the tests).
+            let res_key = format!("{path}/{i}/resolution");
+            if xs.read(&res_key).map_err(|e| e.to_string())?.is_none() {
+                w_(xs, "resolution", format!("{w}x{h}"))?;
+            }
             w_(xs, "req-ring-ref", req_ref.to_string())?;
             w_(xs, "req-event-channel", req_port.to_string())?;
             w_(xs, "evt-ring-ref", evt_ref.to_string())?;

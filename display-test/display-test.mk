@@ -1,0 +1,12 @@
+# Para-virtual display end to end (display-test/README.md). Included by the
+# top-level Makefile. Each target boots the QEMU Xen rig once (PV dom0).
+.PHONY: display-test display-demo display-bench
+display-test: lib
+	display-test/run.sh test
+
+# Brings the display up and leaves the captured frames in build/display/frames/.
+display-demo: lib
+	display-test/run.sh demo
+
+display-bench: lib
+	display-test/run.sh bench

@@ -1,0 +1,53 @@
+# Helpers for display-test's dom0 scripts (on top of xdomain's xd-lib.sh).
+# Frames and logs of each run go to $XD_RESULTS/display/ (the results disk).
+. /tests/bin/xd-lib.sh
+DT=/tmp/dt
+OUT=${XD_RESULTS:-/results/dom0}/display
+mkdir -p "$DT/frames" "$OUT"
+BLOG=$DT/vdispl.log
+backend_pid() { cat "$DT/vdispl.pid" 2>/dev/null; }
+# (an empty pid must not reach kill: busybox "kill -0 ''" signals our own group)
+backend_alive() { local p; p=$(backend_pid); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+# CPU time (utime+stime, in clock ticks) of the backend so far.
+backend_ticks() { awk '{print $14 + $15}' "/proc/$(backend_pid)/stat" 2>/dev/null || echo 0; }
+
+# dt_create NAME EXTRA-CMDLINE VDISPL-LIST [pv|pvh]: xl create a guest (256 MB,
+# PV unless told) with these vdispl devices; waits for its data/ready.
+dt_create() {
+    local name=$1 extra=$2 vd=$3 type=${4:-pv}
+    cat > "$XD/$name.cfg" <<CFG
+name = "$name"
+type = "$type"
+kernel = "/xd/vmlinuz"
+ramdisk = "/xd/guest.initrd.gz"
+extra = "console=hvc0 quiet xdlib=$RIG_LIB $extra"
+memory = 256
+vcpus = 1
+on_poweroff = "destroy"
+on_crash = "preserve"
+vdispl = [ $vd ]
+CFG
+    rm -f "$CONSOLE_DIR/guest-$name.log"
+    if ! timeout 90 xl create "$XD/$name.cfg" > "$XD/$name.create.log" 2>&1; then
+        cat "$XD/$name.create.log" >&2
+        die_now "xl create $name failed"
+    fi
+    obs "$name.xl_create" ok
+    ID=$(domid_of "$name")
+    wait_key "/local/domain/$ID/data/ready" 90 > /dev/null || { show_console "$name"; die_now "$name did not write data/ready within 90 s"; }
+    obs "$name.ready" yes
+}
+# dt_destroy NAME
+dt_destroy() {
+    timeout 60 xl destroy "$1" > "$XD/$1.destroy.log" 2>&1 || { cat "$XD/$1.destroy.log" >&2; bad "xl destroy $1 failed"; }
+    local i=0; while domid_of "$1" > /dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done
+    cp "$CONSOLE_DIR/guest-$1.log" "$OUT/$1.console.log" 2>/dev/null
+}
+# dt_collect NAME PREFIX: move the backend's PNGs PREFIX-* to $OUT/NAME/.
+dt_collect() {
+    mkdir -p "$OUT/$1"
+    echo "$2" > "$OUT/$1/prefix"
+    n=$(ls "$DT/frames" | grep -c "^$2-")
+    [ "$n" = 0 ] || mv "$DT/frames/$2"-* "$OUT/$1/"
+    obs "$1.pngs" "$n"
+}
