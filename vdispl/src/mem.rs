@@ -110,41 +110,29 @@ fn with_atomic<R>(base: *mut u8, size: usize, off: usize, f: impl FnOnce(&Atomic
     Ok(f(word))
 }
 
-impl SharedMem for Mapping<'_> {
-    fn size(&self) -> usize {
-        self.len()
-    }
-    fn read_at(&self, off: usize, buf: &mut [u8]) -> Result<(), OutOfBounds> {
-        self.read(off, buf).map_err(|_| OutOfBounds)
-    }
-    fn write_at(&self, off: usize, data: &[u8]) -> Result<(), OutOfBounds> {
-        self.write(off, data).map_err(|_| OutOfBounds)
-    }
-    fn load_u32(&self, off: usize) -> Result<u32, OutOfBounds> {
-        with_atomic(self.as_ptr(), self.len(), off, |w| w.load(Ordering::Acquire))
-    }
-    fn store_u32(&self, off: usize, v: u32) -> Result<(), OutOfBounds> {
-        with_atomic(self.as_ptr(), self.len(), off, |w| w.store(v, Ordering::Release))
-    }
+/// Both kinds of grant memory of the safe API serve as `SharedMem` alike.
+macro_rules! shared_mem_for {
+    ($($t:ty),+) => {$(
+        impl SharedMem for $t {
+            fn size(&self) -> usize {
+                self.len()
+            }
+            fn read_at(&self, off: usize, buf: &mut [u8]) -> Result<(), OutOfBounds> {
+                self.read(off, buf).map_err(|_| OutOfBounds)
+            }
+            fn write_at(&self, off: usize, data: &[u8]) -> Result<(), OutOfBounds> {
+                self.write(off, data).map_err(|_| OutOfBounds)
+            }
+            fn load_u32(&self, off: usize) -> Result<u32, OutOfBounds> {
+                with_atomic(self.as_ptr(), self.len(), off, |w| w.load(Ordering::Acquire))
+            }
+            fn store_u32(&self, off: usize, v: u32) -> Result<(), OutOfBounds> {
+                with_atomic(self.as_ptr(), self.len(), off, |w| w.store(v, Ordering::Release))
+            }
+        }
+    )+};
 }
-
-impl SharedMem for SharedPages<'_> {
-    fn size(&self) -> usize {
-        self.len()
-    }
-    fn read_at(&self, off: usize, buf: &mut [u8]) -> Result<(), OutOfBounds> {
-        self.read(off, buf).map_err(|_| OutOfBounds)
-    }
-    fn write_at(&self, off: usize, data: &[u8]) -> Result<(), OutOfBounds> {
-        self.write(off, data).map_err(|_| OutOfBounds)
-    }
-    fn load_u32(&self, off: usize) -> Result<u32, OutOfBounds> {
-        with_atomic(self.as_ptr(), self.len(), off, |w| w.load(Ordering::Acquire))
-    }
-    fn store_u32(&self, off: usize, v: u32) -> Result<(), OutOfBounds> {
-        with_atomic(self.as_ptr(), self.len(), off, |w| w.store(v, Ordering::Release))
-    }
-}
+shared_mem_for!(Mapping<'_>, SharedPages<'_>);
 
 #[cfg(test)]
 mod tests {
