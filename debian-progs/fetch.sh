@@ -17,30 +17,12 @@ PKGS="xen-utils-4.17 xenstore-utils libxenmisc4.17 libxenstore4 libxencall1
       libxenforeignmemory1 libxendevicemodel1 libxenhypfs1 libxenevtchn1
       libxentoollog1 libxentoolcore1"
 
-mkdir -p "$C"/{debs,pkgs,stamps}
+. "$(dirname "$0")/../rig/debs.sh"
 declare -A VER=()
 # shellcheck disable=SC2086
-while read -r n v; do VER[$n]=$v; done < <(
-    apt-cache policy $PKGS | awk '/^[^ ]/ {n = $1; sub(/:$/, "", n)} /Candidate:/ {print n, $2}')
-for p in $PKGS; do
-    [ -n "${VER[$p]:-}" ] && [ "${VER[$p]}" != "(none)" ] ||
-        die "package $p not known to apt (apt-get update?)"
-done
-
-for p in $PKGS; do
-    v=${VER[$p]}
-    stamp="$C/stamps/pkg-${p}_${v//[:\/]/_}"
-    [ -e "$stamp" ] && continue
-    log "fetching $p=$v"
-    rm -f "$C/debs/${p}_"*.deb
-    (cd "$C/debs" && apt-get download -q -o APT::Sandbox::User=root "$p=$v" >&2) ||
-        die "cannot download package $p=$v"
-    deb=$(ls "$C/debs/${p}_"*.deb 2>/dev/null | head -n1)
-    [ -n "$deb" ] || die "package $p downloaded no .deb"
-    rm -rf "$C/pkgs/$p"
-    dpkg-deb -x "$deb" "$C/pkgs/$p" || die "cannot extract $deb"
-    touch "$stamp"
-done
+candidate_versions VER $PKGS
+# shellcheck disable=SC2086
+for p in $PKGS; do fetch_pkg "$C" "$p" "${VER[$p]}"; done
 {
     echo "DP_PKGDIR=$C/pkgs"
     for p in $PKGS; do echo "# $p ${VER[$p]}"; done

@@ -16,34 +16,13 @@ HOSTLIBS="libxenmisc4.17 libxenstore4 libxencall1 libxenforeignmemory1 libxendev
  libxenhypfs1 libyajl2 libncurses6 libtinfo6 libext2fs2 libuuid1 liblzma5 libzstd1 zlib1g
  libfdt1 libglib2.0-0 libjpeg62-turbo libpixman-1-0 libspice-server1 libusb-1.0-0"
 
-missing=()
-for p in $HOSTLIBS; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    log "installing host libraries: ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" ||
-        die "cannot install host libraries: ${missing[*]}"
-fi
-
+. "$(dirname "$0")/../rig/debs.sh"
+# shellcheck disable=SC2086
+ensure_host_pkgs $HOSTLIBS
 declare -A VER=()
-while read -r n v; do VER[$n]=$v; done < <(
-    apt-cache policy $PROGS | awk '/^[^ ]/ {n = $1; sub(/:$/, "", n)} /Candidate:/ {print n, $2}')
-for p in $PROGS; do
-    v=${VER[$p]:-}
-    [ -n "$v" ] && [ "$v" != "(none)" ] || die "package $p not known to apt"
-    stamp=$XC/stamps/pkg-${p}_${v//[:\/]/_}
-    [ -e "$stamp" ] && continue
-    log "fetching $p=$v"
-    rm -f "$XC/debs/${p}_"*.deb
-    (cd "$XC/debs" && apt-get download -q -o APT::Sandbox::User=root "$p=$v" >&2) ||
-        die "cannot download package $p=$v"
-    deb=$(ls "$XC/debs/${p}_"*.deb 2>/dev/null | head -n1)
-    [ -n "$deb" ] || die "package $p downloaded no .deb"
-    rm -rf "$XC/pkgs/$p"
-    dpkg-deb -x "$deb" "$XC/pkgs/$p" || die "cannot extract $deb"
-    touch "$stamp"
-done
+# shellcheck disable=SC2086
+candidate_versions VER $PROGS
+for p in $PROGS; do fetch_pkg "$XC" "$p" "${VER[$p]}"; done
 P=$XC/pkgs
 for f in xen-utils-4.17/usr/lib/xen-4.17/bin/xl xen-utils-4.17/usr/lib/xen-4.17/bin/xenstored \
          xen-utils-4.17/usr/lib/xen-4.17/bin/xenconsoled xen-utils-4.17/usr/lib/xen-4.17/bin/xen-init-dom0 \
