@@ -6,7 +6,10 @@
 # exits 0 even when dom0 crashes (-no-reboot), so its status proves nothing.
 # Settings (env): RIG_BOOT_TIMEOUT (s, 300), RIG_MEM (1536), RIG_DOM0_MEM (1024M),
 # RIG_CPU (qemu64; qemu64,+svm,+npt for PVH/HVM domains), RIG_XEN_ARGS,
-# RIG_DOM0_ARGS, RIG_RESULTS_MB (64), RIG_QEMU_ARGS (extra, e.g. -machine q35).
+# RIG_DOM0_ARGS, RIG_RESULTS_MB (64), RIG_QEMU_ARGS (extra, e.g. -machine q35),
+# RIG_DOM0_MODE (pv; pvh adds -machine q35 -device amd-iommu, -cpu
+# qemu64,+svm,+npt unless RIG_CPU is set, Xen dom0=pvh iommu=1, and puts the
+# results disk on q35's AHCI controller instead of virtio).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 INITRD=$1 RESULTS=$2 NAME=${3:-dom0}
@@ -19,17 +22,29 @@ mkdir -p "$RIG_OUT"
 rm -f "$IMG" && truncate -s "${RIG_RESULTS_MB:-64}M" "$IMG"  # fresh, all zeros
 rm -rf "$RESULTS"
 
-XEN_ARGS="console=com1 dom0_mem=${RIG_DOM0_MEM:-1024M},max:${RIG_DOM0_MEM:-1024M} ${RIG_XEN_ARGS:-}"
-DOM0_ARGS="console=hvc0 quiet ${RIG_DOM0_ARGS:-}"
-log "booting $NAME (timeout ${TIMEOUT}s, console: $LOG)"
+CPU=${RIG_CPU:-qemu64}
+DISK=(-drive "file=$IMG,format=raw,if=virtio")
+MODE_XEN_ARGS="" MODE_DOM0_ARGS=""
+if [ "$RIG_DOM0_MODE" = pvh ]; then
+    CPU=${RIG_CPU:-qemu64,+svm,+npt}
+    DISK=(-machine q35 -device amd-iommu
+          -drive "file=$IMG,format=raw,if=none,id=results" -device ide-hd,drive=results,bus=ide.0)
+    MODE_XEN_ARGS="dom0=pvh iommu=1"
+    # An oops in a PVH dom0 left init stuck until the boot timeout: panic
+    # instead, so Xen reboots and QEMU (-no-reboot) ends at once.
+    MODE_DOM0_ARGS="oops=panic"
+fi
+XEN_ARGS="$MODE_XEN_ARGS console=com1 dom0_mem=${RIG_DOM0_MEM:-1024M},max:${RIG_DOM0_MEM:-1024M} ${RIG_XEN_ARGS:-}"
+DOM0_ARGS="console=hvc0 quiet $MODE_DOM0_ARGS ${RIG_DOM0_ARGS:-}"
+log "booting $NAME ($RIG_DOM0_MODE dom0, timeout ${TIMEOUT}s, console: $LOG)"
 start=$(date +%s)
 set +e
 # shellcheck disable=SC2086  # RIG_QEMU_ARGS is a word list
-timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu "${RIG_CPU:-qemu64}" \
+timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu "$CPU" \
     -m "${RIG_MEM:-1536}" -smp 1 -nographic -no-reboot \
     -kernel "$XEN_ELF" -append "$XEN_ARGS" \
     -initrd "$VMLINUZ $DOM0_ARGS,$INITRD" \
-    -drive "file=$IMG,format=raw,if=virtio" -nic none ${RIG_QEMU_ARGS:-} \
+    "${DISK[@]}" -nic none ${RIG_QEMU_ARGS:-} \
     < /dev/null > "$LOG" 2>&1
 qrc=$?
 set -e

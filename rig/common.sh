@@ -19,3 +19,15 @@ rig_abi() {
     echo "$dep"
 }
 
+
+# dom0 mode: RIG_DOM0_MODE=pv (default) or pvh. A PVH dom0 needs hardware-assisted
+# paging (Debian's Xen has no shadow paging) and an IOMMU (without one Xen panics
+# building a PVH dom0), hence q35 + amd-iommu + SVM/NPT under TCG. A virtio disk
+# hung at boot in a PVH dom0, so the results disk is then an AHCI (SATA) disk on
+# q35's built-in controller: /dev/sda in dom0 (modules ahci + sd_mod).
+RIG_DOM0_MODE=${RIG_DOM0_MODE:-pv}
+case $RIG_DOM0_MODE in
+    pv)  RIG_RESULTS_DEV=/dev/vda RIG_DISK_MODULES="virtio_pci virtio_blk" ;;
+    pvh) RIG_RESULTS_DEV=/dev/sda RIG_DISK_MODULES="ahci sd_mod" ;;
+    *)   die "RIG_DOM0_MODE must be pv or pvh (is '$RIG_DOM0_MODE')" ;;
+esac

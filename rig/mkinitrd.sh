@@ -26,9 +26,10 @@ TEST_BIN=${TEST_BIN:-$TOP/build/c-tests/bin}
 RUST_LIST=${RUST_LIST:-$TOP/build/rust-tests/list}
 
 # Modules each role loads (dependencies are added from modules.dep).
-# virtio_pci/virtio_blk carry the results disk.
+# RIG_DISK_MODULES (common.sh) carry the results disk: virtio_pci/virtio_blk
+# in a PV dom0, ahci/sd_mod in a PVH dom0 (RIG_DOM0_MODE=pvh).
 case $ROLE in
-    dom0) MODULES="xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc drm drm_shmem_helper vgem virtio_pci virtio_blk" ;;
+    dom0) MODULES="xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc drm drm_shmem_helper vgem $RIG_DISK_MODULES" ;;
     *)    MODULES=${RIG_MODULES:?set RIG_MODULES for role $ROLE} ;;
 esac
 
@@ -141,6 +142,8 @@ stray=$(cd "$ST" && find . -name 'libxengnttab*' ! -path './opt/upstream/lib/*' 
 
 cat > "$ST/etc/rig.conf" <<CONF
 RIG_DOMAIN=$ROLE
+RIG_RESULTS_DEV=$RIG_RESULTS_DEV
+RIG_DOM0_MODE=$RIG_DOM0_MODE
 RIG_TEST_TIMEOUT=${RIG_TEST_TIMEOUT:-60}
 KREL=$KREL
 ${RIG_CONF_EXTRA:-}

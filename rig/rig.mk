@@ -11,3 +11,9 @@ rig-fetch:
 # The rig checking itself (Debian's library stands in for ours).
 rig-selftest:
 	RIG_SELFTEST=1 rig/run.sh
+
+# The plain suite in a PVH dom0 (rig/pvh/README.md): rig/pvh/suite.txt, i.e.
+# c-tests/suite.txt minus the tests that crash a PVH dom0 kernel.
+.PHONY: xen-test-pvh
+xen-test-pvh: lib c-tests rust-xen-tests
+	RIG_DOM0_MODE=pvh RIG_OUT=$(CURDIR)/build/rig-pvh SUITE=$(CURDIR)/rig/pvh/suite.txt rig/run.sh

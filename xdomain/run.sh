@@ -3,8 +3,14 @@
 # (once per library: xenstored/xenconsoled/QEMU and the guests all use it), then
 # judge both boots' results together with rig/report.py.
 # Settings: OURS_LIB, RIG_OUT (build/rig-xdomain), XD_SUITE (xdomain/suite.txt),
-# XD_LIBS ("upstream ours"), RIG_BOOT_TIMEOUT (per boot, 480), RIG_TEST_TIMEOUT (150).
+# XD_LIBS ("upstream ours"), RIG_BOOT_TIMEOUT (per boot, 480), RIG_TEST_TIMEOUT (150),
+# RIG_DOM0_MODE (pv; pvh: a PVH dom0 with xen-gntdev-expfix.ko, output in
+# build/rig-xdomain-pvh, suite suite-pvh-dom0.txt unless XD_SUITE is set).
 set -euo pipefail
+if [ "${RIG_DOM0_MODE:-pv}" = pvh ]; then
+    export RIG_OUT=${RIG_OUT:-$(cd "$(dirname "$0")/.." && pwd)/build/rig-xdomain-pvh}
+    XD_SUITE=${XD_SUITE:-$(cd "$(dirname "$0")" && pwd)/suite-pvh-dom0.txt}
+fi
 export RIG_OUT=${RIG_OUT:-$(cd "$(dirname "$0")/.." && pwd)/build/rig-xdomain}
 . "$(dirname "$0")/../rig/common.sh"
 XDIR=$TOP/xdomain
@@ -51,6 +57,8 @@ done
 cp -a "$XD_PKGS"/xenstore-utils/usr/bin/xenstore* "$D/usr/bin/"
 cp -a "$XD_PKGS/qemu-system-xen/usr/libexec/xen-qemu-system-i386" "$D/usr/libexec/"
 cp -a "$XD_PKGS/qemu-system-data/usr/share/qemu/keymaps" "$D/usr/share/qemu/"
+# The dma-buf reader for dom0 too (xd-export-dom0, PVH dom0).
+mkdir -p "$D/lib/modules/extra" && cp "$KW/xd_dmabuf_reader.ko" "$D/lib/modules/extra/"
 SUITE=${XD_SUITE:-$XDIR/suite.txt} TEST_BIN=$BIN RUST_LIST=/nonexistent OURS_LIB=$OURS_LIB \
 RIG_INIT=$XDIR/dom0-init RIG_EXTRA_ROOT=$D RIG_TEST_TIMEOUT=${RIG_TEST_TIMEOUT:-150} \
     "$RIG_DIR/mkinitrd.sh" dom0 "$RIG_OUT/dom0.initrd.gz"

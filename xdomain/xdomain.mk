@@ -5,3 +5,9 @@ xdomain-progs: lib
 
 xdomain-test: xdomain-progs
 	xdomain/run.sh
+
+# PVH dom0 (with xen-gntdev-expfix.ko) exporting a PV guest's grants as a
+# dma-buf: xdomain/suite-pvh-dom0.txt, both libraries, build/rig-xdomain-pvh.
+.PHONY: xdomain-test-pvh-dom0
+xdomain-test-pvh-dom0: xdomain-progs
+	RIG_DOM0_MODE=pvh xdomain/run.sh
