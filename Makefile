@@ -64,7 +64,7 @@ rust-xen-tests:
 host-test: lib
 	$(CARGO) test --release --workspace
 
-test: host-test xen-test debian-progs-test xdomain-test xdomain-test-pvh-dom0 display-test
+test: host-test xen-test debian-progs-test xdomain-test xdomain-test-pvh-dom0 display-test display-test-zero-copy
 
 clean:
 	rm -rf $(BUILD)

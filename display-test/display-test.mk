@@ -10,3 +10,8 @@ display-demo: lib
 
 display-bench: lib
 	display-test/run.sh bench
+
+# The same display in a PVH dom0, zero-copy (display-test/zero-copy.sh).
+.PHONY: display-test-zero-copy
+display-test-zero-copy: lib
+	display-test/zero-copy.sh

@@ -96,7 +96,11 @@ case $MODE in
         echo "backend log: $RIG_OUT/vdispl.log" ;;
     bench)
         echo
-        echo "vdispl-backend, map mode (be-alloc=0), PV dom0 and PV guest under QEMU TCG, flip-done sent at once"
+        if [ "${RIG_DOM0_MODE:-pv}" = pvh ]; then
+            echo "vdispl-backend, zero-copy mode (dma-buf export, be-alloc=0), PVH dom0 and PV guest under QEMU TCG, flip-done sent at once"
+        else
+            echo "vdispl-backend, map mode (be-alloc=0), PV dom0 and PV guest under QEMU TCG, flip-done sent at once"
+        fi
         printf '%-10s %-12s %7s %9s %8s %22s\n' mode png flips seconds fps "backend CPU ms/frame"
         found=0
         for t in bench-1024 bench-1080 bench-1024-png; do
