@@ -64,7 +64,10 @@ rust-xen-tests:
 host-test: lib
 	$(CARGO) test --release --workspace
 
-test: host-test xen-test debian-progs-test xdomain-test xdomain-test-pvh-dom0 display-test display-test-zero-copy
+TEST_SUITES := host-test xen-test debian-progs-test xdomain-test xdomain-test-pvh-dom0 display-test display-test-zero-copy
+# make stops at the first failing suite, so reaching the summary means all passed.
+test: $(TEST_SUITES)
+	@echo "suites: $(words $(TEST_SUITES)) passed, 0 failed"
 
 clean:
 	rm -rf $(BUILD)
