@@ -31,10 +31,8 @@ pub unsafe extern "C" fn xengnttab_dmabuf_exp_from_refs(
         let r = (|| {
             // SAFETY: forwarded caller's promise.
             let t = unsafe { tab(xgt) }?;
-            if count == 0 {
-                return Err(Error::InvalidArgument("no grant references"));
-            }
-            // SAFETY: caller's promise about `refs`.
+            // SAFETY: caller's promise about `refs`. A count of 0 gives an
+            // empty slice, which the safe API refuses with EINVAL, as upstream.
             let refs = unsafe { slice(refs, count as usize, "NULL refs") }?;
             if fd.is_null() {
                 return Err(Error::InvalidArgument("NULL fd"));
@@ -87,10 +85,7 @@ pub unsafe extern "C" fn xengnttab_dmabuf_imp_to_refs(
         let r = (|| {
             // SAFETY: forwarded caller's promise.
             let t = unsafe { tab(xgt) }?;
-            if count == 0 {
-                return Err(Error::InvalidArgument("no grant references"));
-            }
-            // SAFETY: caller's promise about `refs`.
+            // SAFETY: caller's promise about `refs` (count 0: see above).
             let refs = unsafe { slice_mut(refs, count as usize, "NULL refs") }?;
             t.dev.dmabuf_import_into(domid, fd, refs)
         })();
