@@ -33,6 +33,19 @@ int t_finish(void)
     return t_failed ? 1 : 0;
 }
 
+int t_finish_released(xengnttab_handle *gt, xengntshr_handle *gs, int fds0)
+{
+    obs("end.xen_maps", "%d", count_maps("/dev/xen/"));
+    check(count_maps("/dev/xen/") == 0, "leftover /dev/xen mappings");
+    if (gt)
+        check(xengnttab_close(gt) == 0, "close gnttab");
+    if (gs)
+        check(xengntshr_close(gs) == 0, "close gntshr");
+    obs("end.fds", "%s", count_fds() == fds0 ? "same" : "changed");
+    check(count_fds() == fds0, "fds leaked");
+    return t_finish();
+}
+
 void obs(const char *key, const char *fmt, ...)
 {
     va_list ap;

@@ -22,6 +22,10 @@ extern int t_checks;
 void t_init(void);                   /* line-buffer stdout, read RIG_LIB */
 int t_ours(void);                    /* RIG_LIB=ours */
 int t_finish(void);                  /* prints summary, returns exit status */
+/* The common end of a test: nothing of /dev/xen still mapped, the handles
+ * (either may be NULL) close with 0, no fd left beyond the fds0 counted at
+ * the start; then t_finish(). */
+int t_finish_released(xengnttab_handle *gt, xengntshr_handle *gs, int fds0);
 
 void obs(const char *key, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

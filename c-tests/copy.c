@@ -230,11 +230,5 @@ int main(void)
     check(xengntshr_unshare(gs, sh, 2) == 0, "unshare");
     check(xengntshr_unshare(gs, ro, 1) == 0, "unshare ro");
     munmap(local, 3 * PAGE);
-    obs("end.xen_maps", "%d", count_maps("/dev/xen/"));
-    check(count_maps("/dev/xen/") == 0, "leftover /dev/xen mappings");
-    check(xengnttab_close(gt) == 0, "close gnttab");
-    check(xengntshr_close(gs) == 0, "close gntshr");
-    obs("end.fds", "%s", count_fds() == fds0 ? "same" : "changed");
-    check(count_fds() == fds0, "fds leaked");
-    return t_finish();
+    return t_finish_released(gt, gs, fds0);
 }
