@@ -32,7 +32,7 @@ rm -rf "$STAGE" && mkdir -p "$STAGE"/{guest,dom0,dom0-bin}
 G=$STAGE/guest
 mkdir -p "$G/tests/bin" "$G/usr/bin" "$G/opt/ours/lib"
 ${CC:-cc} -O2 -Wall -Wextra -Werror -o "$G/tests/bin/dp-draw" "$DDIR/dp-draw.c" || die "building dp-draw failed"
-cp "$TOP/target/release/vdispl-hostile-frontend" "$G/tests/bin/"
+cp "$TOP/target/release/vdispl-hostile-frontend" "$XDIR/tests/xd-wait.sh" "$G/tests/bin/"
 cp -a "$XD_PKGS"/xenstore-utils/usr/bin/xenstore* "$G/usr/bin/"
 cp -L "$OURS_LIB" "$G/opt/ours/lib/libxengnttab.so.1"
 t1=$(date +%s)
@@ -53,7 +53,7 @@ for b in xl xenstored xenconsoled xen-init-dom0 libxl-save-helper; do
     cp -a "$XD_PKGS/xen-utils-4.17/$XB/$b" "$D/$XB/"
 done
 cp -a "$XD_PKGS"/xenstore-utils/usr/bin/xenstore* "$D/usr/bin/"
-cp "$XDIR/tests/xd-lib.sh" "$XDIR/tests/xd-toolstack" "$B/"
+cp "$XDIR"/tests/{xd-lib.sh,xd-wait.sh,xd-toolstack} "$B/"
 cp "$DDIR"/tests/* "$B/"
 cp "$TOP/target/release/vdispl-backend" "$B/"
 SUITE=$DDIR/suite-$MODE.txt TEST_BIN=$B RUST_LIST=/nonexistent OURS_LIB=$OURS_LIB \

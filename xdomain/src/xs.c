@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "xs.h"
 
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,23 +39,38 @@ void xs_put(const char *key, const char *fmt, ...)
     free(val);
 }
 
+/*
+ * Sleeps on a xenstore watch rather than polling: all domains share the one
+ * emulated CPU, so a poll loop's round trips through xenstored are taken from
+ * the tests. The watch fires once when set, then on every write to the key.
+ */
 char *xs_wait(const char *key, unsigned timeout_s)
 {
     char path[256];
-    unsigned int len;
+    unsigned int len, n;
     struct timespec t0, t;
     snprintf(path, sizeof path, "%s/%s", xdir, key);
+    if (!xs_watch(xs, path, "xs_wait")) {
+        printf("xenstore.watch %s: failed\n", key);
+        exit(1);
+    }
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
         char *v = xs_read(xs, XBT_NULL, path, &len);
-        if (v)
+        if (v) {
+            xs_unwatch(xs, path, "xs_wait");
             return v;
+        }
         clock_gettime(CLOCK_MONOTONIC, &t);
-        if (t.tv_sec - t0.tv_sec >= (time_t)timeout_s) {
+        long left_ms = (long)timeout_s * 1000 - ((t.tv_sec - t0.tv_sec) * 1000 +
+                                                 (t.tv_nsec - t0.tv_nsec) / 1000000);
+        if (left_ms <= 0) {
             printf("xenstore.wait %s: timed out after %us\n", key, timeout_s);
             exit(1);
         }
-        usleep(20000);
+        struct pollfd p = { .fd = xs_fileno(xs), .events = POLLIN };
+        if (poll(&p, 1, (int)left_ms) > 0)
+            free(xs_read_watch(xs, &n));
     }
 }
 

@@ -19,15 +19,7 @@ show_console() {
 }
 domid_of() { xl domid "$1" 2>/dev/null; }
 
-# wait_key PATH SECONDS: prints the value once PATH exists; status 1 on timeout.
-wait_key() {
-    local i=0
-    while [ "$i" -lt $(($2 * 5)) ]; do
-        xenstore-read "$1" 2>/dev/null && return 0
-        sleep 0.2; i=$((i + 1))
-    done
-    return 1
-}
+. /tests/bin/xd-wait.sh
 
 # Guest agent (see guest-init). gcmd NAME VERB ARGS...: prints the seq.
 gcmd() {
