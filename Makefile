@@ -88,6 +88,7 @@ BENCH_QEMU_ARGS ?= -icount shift=2,sleep=off
 bench: lib
 	mkdir -p $(BUILD)/bench/bin
 	$(CC) -std=gnu99 -Wall -Wextra -Werror -O2 -Iinclude -o $(BUILD)/bench/bin/bench bench/bench.c -L$(OUT_LIB) -lxengnttab
+	$(CC) -std=gnu99 -Wall -Wextra -Werror -O2 -o $(BUILD)/bench/bin/steps bench/steps.c
 	cp bench/run-in-dom0.sh $(BUILD)/bench/bin/
 	cp "$$(command -v strace)" $(BUILD)/bench/bin/strace
 	SUITE=bench/suite.txt TEST_BIN=$(BUILD)/bench/bin RUST_LIST=/nonexistent RIG_TEST_TIMEOUT=1500 \

@@ -1,10 +1,12 @@
 #!/bin/sh
 # Runs in the rig's dom0 (busybox sh): every workload, ROUNDS rounds, each
-# round running upstream's library and ours back to back (the order swaps
-# every round) so that noise hits both alike. Then system calls per
-# operation, counted by strace as the difference between N and 2N ops.
+# round running the two libraries as A B B A (A is upstream in odd rounds,
+# ours in even ones), so that noise hits both alike and a steady drift
+# cancels within the round. Then system calls per operation, counted by
+# strace as the difference between N and 2N ops, and the kernel's time per
+# system call of a one-grant map + unmap (steps, no library).
 cd "$(dirname "$0")"
-ROUNDS=${BENCH_ROUNDS:-25}
+ROUNDS=${BENCH_ROUNDS:-24}  # even: report.py compares pairs of rounds
 # Room for a 1920x1080x32 frame store (2025 pages) in gntalloc's global budget.
 echo 8192 > /sys/module/xen_gntalloc/parameters/limit
 # Short runs, many rounds: a burst of emulator noise spoils a round, not the median.
@@ -14,9 +16,14 @@ run() { # lib workload ops
     LD_LIBRARY_PATH=/opt/$1/lib ./bench "$2" "$3"
 }
 
+# dma-buf imports get slower as a boot's imports accumulate, with either
+# library (a kernel effect: 0.7 ms per import at first, 1.2 ms after about
+# 1400, then level): measure after they have levelled off.
+run ours dmabuf-import-2M 1600 > /dev/null || { echo "FAILED warm-up"; exit 1; }
+
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
-    if [ $((r % 2)) -eq 1 ]; then order="upstream ours"; else order="ours upstream"; fi
+    if [ $((r % 2)) -eq 1 ]; then order="upstream ours ours upstream"; else order="ours upstream upstream ours"; fi
     for w in $WORKLOADS; do
         name=${w%%:*}; ops=${w##*:}
         for lib in $order; do
@@ -39,4 +46,5 @@ for w in map1:50 map256:10 copy64-to-grant:10 copy64-from-grant:10 share16:20 dm
         echo "syscalls $lib $name $(( (b - a) / n ))"
     done
 done
+./steps 1000 || { echo "FAILED steps"; exit 1; }
 echo "bench done"
