@@ -15,5 +15,7 @@ rig-selftest:
 # The plain suite in a PVH dom0 (rig/pvh/README.md): rig/pvh/suite.txt, i.e.
 # c-tests/suite.txt minus the tests that crash a PVH dom0 kernel.
 .PHONY: xen-test-pvh
-xen-test-pvh: lib c-tests rust-xen-tests
-	RIG_DOM0_MODE=pvh RIG_OUT=$(CURDIR)/build/rig-pvh SUITE=$(CURDIR)/rig/pvh/suite.txt rig/run.sh
+# Without the Rust API's dom0 tests: they map dom0's own grants, which panics a
+# PVH dom0 kernel (rig/pvh/README.md).
+xen-test-pvh: lib c-tests
+	RIG_DOM0_MODE=pvh RIG_OUT=$(CURDIR)/build/rig-pvh SUITE=$(CURDIR)/rig/pvh/suite.txt RUST_LIST=/nonexistent rig/run.sh
