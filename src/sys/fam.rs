@@ -67,6 +67,9 @@ pub struct FamBuf<T: FlexStruct> {
 impl<T: FlexStruct> FamBuf<T> {
     /// A zeroed buffer for `count` elements. EINVAL if the size overflows,
     /// ENOMEM if it cannot be allocated.
+    // Inlined so the 520-byte value is built in the caller's frame instead of
+    // being copied out of the returned Result on the map hot path.
+    #[inline(always)]
     pub fn new(count: usize) -> Result<Self, Errno> {
         const { assert!(align_of::<T>() <= 8 && align_of::<T::Elem>() <= 8) };
         let bytes = count

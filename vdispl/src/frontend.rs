@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use crate::mem::SharedMem;
-use crate::protocol::{Event, Request, Response, PACKET_SIZE};
+use crate::protocol::{Event, Op, Request, Response, PACKET_SIZE};
 use crate::ring::front::{take_events, FrontRing};
 use crate::xenstore::{XenStore, XsError};
 
@@ -128,4 +128,39 @@ pub fn write_directory(refs: &[u32], pages: &mut dyn FrontPages) -> Result<(u32,
     }
     let first = dirs[0].0;
     Ok((first, dirs.into_iter().map(|d| d.1).collect()))
+}
+
+/// Requests a correct backend answers with an error status and survives, as
+/// a hostile frontend sends them: unknown operations, impossible sizes, a
+/// zero cookie, an unknown format or flags, a directory that is `unknown_ref`
+/// (a reference nobody granted), and operations on objects that do not exist.
+/// Used by `vdispl-hostile-frontend` in a real guest and by the backend
+/// simulation test, which adds its own cases.
+pub fn malformed_requests(unknown_ref: u32) -> Vec<Op> {
+    let dbuf = |dbuf_cookie, bpp, flags, gref_directory, data_ofs| Op::DbufCreate {
+        dbuf_cookie,
+        width: 16,
+        height: 16,
+        bpp,
+        buffer_sz: 1024,
+        flags,
+        gref_directory,
+        data_ofs,
+    };
+    vec![
+        Op::Unknown(0),
+        Op::Unknown(0xff),
+        Op::DbufCreate { dbuf_cookie: 1, width: u32::MAX, height: u32::MAX, bpp: 32, buffer_sz: u32::MAX, flags: 0, gref_directory: 1, data_ofs: 0 },
+        dbuf(1, 32, 0, unknown_ref, 0),
+        dbuf(0, 32, 0, 1, 0),
+        dbuf(1, 7, 0, 1, 0),
+        dbuf(1, 32, 0xff, 1, 0),
+        dbuf(1, 32, 0, 1, u32::MAX),
+        Op::FbAttach { dbuf_cookie: 7, fb_cookie: 8, width: 1, height: 1, pixel_format: 0 },
+        Op::SetConfig { fb_cookie: 8, x: 0, y: 0, width: 1, height: 1, bpp: 32 },
+        Op::PgFlip { fb_cookie: 8 },
+        Op::DbufDestroy { dbuf_cookie: 1 },
+        Op::FbDetach { fb_cookie: 1 },
+        Op::GetEdid { buffer_sz: u32::MAX, gref_directory: 0 },
+    ]
 }

@@ -10,7 +10,7 @@ use vdispl::buffer::fake::FakeGrants;
 use vdispl::buffer::Grants;
 use vdispl::display::Config;
 use vdispl::evtchn::FakeEvtchn;
-use vdispl::frontend::{write_directory, FrontPages, Frontend};
+use vdispl::frontend::{malformed_requests, write_directory, FrontPages, Frontend};
 use vdispl::mem::SharedMem;
 use vdispl::protocol::*;
 use vdispl::xenstore::fake::FakeXenstored;
@@ -130,21 +130,9 @@ fn good_and_hostile_frontends() {
     assert_eq!((evs[0].id, evs[0].kind, evs[0].fb_cookie), (0, EVT_PG_FLIP, fbc));
 
     // --- the hostile frontend: malformed requests get error responses
-    let hostile_ops = [
-        Op::Unknown(0),
-        Op::Unknown(0xff),
-        Op::DbufCreate { dbuf_cookie: 1, width: u32::MAX, height: u32::MAX, bpp: 32, buffer_sz: u32::MAX, flags: 0, gref_directory: 1, data_ofs: 0 },
-        Op::DbufCreate { dbuf_cookie: 1, width: 16, height: 16, bpp: 32, buffer_sz: 1024, flags: 0, gref_directory: 99999, data_ofs: 0 },
-        Op::DbufCreate { dbuf_cookie: 1, width: 16, height: 16, bpp: 32, buffer_sz: 1024, flags: 0, gref_directory: refs[0], data_ofs: 0 }, // another domain's ref
-        Op::DbufCreate { dbuf_cookie: 0, width: 16, height: 16, bpp: 32, buffer_sz: 1024, flags: 0, gref_directory: 1, data_ofs: 0 },
-        Op::DbufCreate { dbuf_cookie: 1, width: 16, height: 16, bpp: 32, buffer_sz: 1024, flags: 0xff, gref_directory: 1, data_ofs: 0 },
-        Op::FbAttach { dbuf_cookie: 7, fb_cookie: 8, width: 1, height: 1, pixel_format: 0 },
-        Op::SetConfig { fb_cookie: 8, x: 0, y: 0, width: 1, height: 1, bpp: 32 },
-        Op::PgFlip { fb_cookie: 8 },
-        Op::DbufDestroy { dbuf_cookie: 1 },
-        Op::FbDetach { fb_cookie: 1 },
-        Op::GetEdid { buffer_sz: u32::MAX, gref_directory: 0 },
-    ];
+    let mut hostile_ops = malformed_requests(99999);
+    // a directory that is another domain's grant
+    hostile_ops.push(Op::DbufCreate { dbuf_cookie: 1, width: 16, height: 16, bpp: 32, buffer_sz: 1024, flags: 0, gref_directory: refs[0], data_ofs: 0 });
     for op in hostile_ops {
         let id = h.send(0, op, &mut bp);
         let r = h.wait_response(0, id, Duration::from_secs(2), || step(&mut be)).unwrap();

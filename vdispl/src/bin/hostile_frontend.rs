@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use vdispl::evtchn::{EventChannels, Evtchn};
-use vdispl::frontend::{write_directory, FrontPages, Frontend};
+use vdispl::frontend::{malformed_requests, write_directory, FrontPages, Frontend};
 use vdispl::mem::SharedMem;
 use vdispl::protocol::*;
 use vdispl::xenstore::XenStore;
@@ -109,22 +109,7 @@ fn main() {
     let mut h = Frontend::setup(&mut xs, &dev(bad_dev), &[(64, 32)], &mut pages).expect("setup");
     h.set_state(&mut xs, 3).unwrap();
     rep.check(wait_state(&mut xs, &bs, &["4"], Duration::from_secs(10)).as_deref() == Some("4"), "hostile device: connected");
-    let ops = [
-        Op::Unknown(0),
-        Op::Unknown(0xff),
-        Op::DbufCreate { dbuf_cookie: 1, width: u32::MAX, height: u32::MAX, bpp: 32, buffer_sz: u32::MAX, flags: 0, gref_directory: 1, data_ofs: 0 },
-        Op::DbufCreate { dbuf_cookie: 1, width: 16, height: 16, bpp: 32, buffer_sz: 1024, flags: 0, gref_directory: 0x7fff_fff0, data_ofs: 0 },
-        Op::DbufCreate { dbuf_cookie: 0, width: 16, height: 16, bpp: 32, buffer_sz: 1024, flags: 0, gref_directory: 1, data_ofs: 0 },
-        Op::DbufCreate { dbuf_cookie: 1, width: 16, height: 16, bpp: 7, buffer_sz: 1024, flags: 0, gref_directory: 1, data_ofs: 0 },
-        Op::DbufCreate { dbuf_cookie: 1, width: 16, height: 16, bpp: 32, buffer_sz: 1024, flags: 0xff, gref_directory: 1, data_ofs: 0 },
-        Op::DbufCreate { dbuf_cookie: 1, width: 16, height: 16, bpp: 32, buffer_sz: 1024, flags: 0, gref_directory: 1, data_ofs: u32::MAX },
-        Op::FbAttach { dbuf_cookie: 7, fb_cookie: 8, width: 1, height: 1, pixel_format: 0 },
-        Op::SetConfig { fb_cookie: 8, x: 0, y: 0, width: 1, height: 1, bpp: 32 },
-        Op::PgFlip { fb_cookie: 8 },
-        Op::DbufDestroy { dbuf_cookie: 1 },
-        Op::FbDetach { fb_cookie: 1 },
-        Op::GetEdid { buffer_sz: u32::MAX, gref_directory: 0 },
-    ];
+    let ops = malformed_requests(0x7fff_fff0);
     for op in ops {
         let id = h.send(0, op, &mut pages);
         let r = h.wait_response(0, id, Duration::from_secs(3), pause);
