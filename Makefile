@@ -84,6 +84,16 @@ include display-test/display-test.mk
 # measures the guest's work and not the host's noise; BENCH_QEMU_ARGS= (empty)
 # measures wall-clock time instead.
 BENCH_QEMU_ARGS ?= -icount shift=2,sleep=off
+# Instructions per operation outside the kernel, each library, on this machine
+# (no Xen: bench/host/count.sh runs bench.c under callgrind and a stand-in for
+# the device files).
+.PHONY: bench-host
+bench-host: lib
+	mkdir -p $(BUILD)/bench/bin
+	$(CC) -std=gnu99 -Wall -Wextra -Werror -O2 -Iinclude -o $(BUILD)/bench/bin/bench bench/bench.c -L$(OUT_LIB) -lxengnttab
+	$(CC) -std=gnu99 -Wall -Wextra -Werror -O2 -shared -fPIC -o $(BUILD)/bench/bin/fake-devices.so bench/host/fake-devices.c -ldl
+	bench/host/count.sh $(BUILD)/bench/bin/bench $(CURDIR)/$(BUILD)/bench/bin/fake-devices.so $(CURDIR)/$(OUT_LIB)
+
 .PHONY: bench
 bench: lib
 	mkdir -p $(BUILD)/bench/bin
