@@ -18,12 +18,7 @@ export RIG_OUT=$DT_OUT
 . "$TOP/rig/common.sh"
 DDIR=$TOP/display-test XDIR=$TOP/xdomain
 t0=$(date +%s)
-"$RIG_DIR/fetch.sh"
-"$XDIR/fetch.sh"
-. "$RIG_CACHE/current.env"
-. "$RIG_CACHE/xdomain/current.env"
-OURS_LIB=${OURS_LIB:-$TOP/build/lib/libxengnttab.so.1.2}
-[ -f "$OURS_LIB" ] || die "our library not found: $OURS_LIB (make lib)"
+. "$XDIR/env.sh"
 
 # --- programs: the backend, the hostile frontend, the guest's drawing program ---
 (cd "$TOP" && cargo build -q -p vdispl --release) || die "cargo build -p vdispl failed"

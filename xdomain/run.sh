@@ -15,12 +15,7 @@ export RIG_OUT=${RIG_OUT:-$(cd "$(dirname "$0")/.." && pwd)/build/rig-xdomain}
 . "$(dirname "$0")/../rig/common.sh"
 XDIR=$TOP/xdomain
 t0=$(date +%s)
-"$RIG_DIR/fetch.sh"
-"$XDIR/fetch.sh"
-. "$RIG_CACHE/current.env"
-. "$RIG_CACHE/xdomain/current.env"
-OURS_LIB=${OURS_LIB:-$TOP/build/lib/libxengnttab.so.1.2}
-[ -f "$OURS_LIB" ] || die "our library not found: $OURS_LIB (make lib)"
+. "$XDIR/env.sh"
 BIN=$TOP/build/xdomain/bin
 [ -x "$BIN/xd-toolstack" ] || die "test programs not built: make -C xdomain"
 t1=$(date +%s)
