@@ -12,7 +12,10 @@ use std::sync::{Mutex, MutexGuard};
 /// Live entries beyond this make the table grow; below it, no allocation.
 const PREALLOCATED: usize = 64;
 
-/// Hashes a page address by multiplying its page number by 2^64/phi.
+/// Hashes a page address with splitmix64's finalizer over its page number:
+/// a few multiplies and shifts, every one invertible, so no two pages collide
+/// and every bit of the result depends on every bit of the page number (the
+/// table picks buckets with the low bits, tags with the high ones).
 /// SipHash's resistance to chosen keys buys nothing here: every key is an
 /// address the kernel gave one of our own mmaps. It cost about 80
 /// instructions per lookup, on a path of a few hundred.
@@ -28,7 +31,10 @@ impl Hasher for AddrHasher {
     }
 
     fn write_usize(&mut self, addr: usize) {
-        self.0 = ((addr as u64) >> 12).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut z = (addr as u64) >> 12;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        self.0 = z ^ (z >> 31);
     }
 
     fn finish(&self) -> u64 {
@@ -76,7 +82,10 @@ mod tests {
     fn page_addresses_hash_apart_and_entries_are_found() {
         let build = BuildHasherDefault::<AddrHasher>::default();
         let hashes: std::collections::HashSet<u64> = (0..4096usize).map(|p| build.hash_one(0x7f00_0000_0000 + (p << 12))).collect();
-        assert_eq!(hashes.len(), 4096, "multiplying by an odd constant is a bijection");
+        assert_eq!(hashes.len(), 4096, "each step of the mix is a bijection");
+        // Mappings 16 pages apart still spread over the low bits buckets use.
+        let low: std::collections::HashSet<u64> = (0..64usize).map(|i| build.hash_one(0x7f00_0000_0000 + (i << 16)) & 63).collect();
+        assert!(low.len() > 32, "only {} of 64 low-bit patterns", low.len());
 
         let r = Registry::new();
         for p in 0..1000usize {
