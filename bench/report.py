@@ -9,7 +9,7 @@ out = open(sys.argv[1]).read().splitlines()
 if "bench done" not in out:
     sys.exit("benchmark did not finish:\n" + "\n".join(out[-20:]))
 ns = defaultdict(lambda: defaultdict(list))   # workload -> lib -> [ns per op]
-per_round = defaultdict(lambda: defaultdict(lambda: defaultdict(float)))  # w -> round pair -> lib -> ns
+per_pair = defaultdict(lambda: defaultdict(lambda: defaultdict(float)))  # w -> round pair -> lib -> ns
 ops = {}
 steps = {}
 calls = defaultdict(dict)
@@ -19,7 +19,7 @@ for line in out:
     if f[0] == "time":
         _, rnd, lib, w, n, total = f
         ns[w][lib].append(int(total) / int(n))
-        per_round[w][(int(rnd) + 1) // 2][lib] += int(total)
+        per_pair[w][(int(rnd) + 1) // 2][lib] += int(total)
         ops[w] = int(n)
     elif f[0] == "syscalls":
         calls[f[2]][f[1]] = int(f[3])
@@ -41,10 +41,10 @@ for w, by_lib in ns.items():
     # run within a round: 0.89, 0.97, 1.00, 1.04 ms), only a pair compares
     # fairly: the ratio is per pair of rounds, of the two libraries' sums.
     # best/best compares the fastest run of each (noise only adds time).
-    ratios = [r["ours"] / r["upstream"] for r in per_round[w].values()]
+    ratios = [r["ours"] / r["upstream"] for r in per_pair[w].values()]
     c = calls.get(w, {})
     print(f"| {w} | {ops[w]} | {fmt(up)} | {fmt(us)} | {statistics.median(ratios):.3f} [{min(ratios):.2f}-{max(ratios):.2f}] | {min(by_lib['ours']) / min(by_lib['upstream']):.2f} | {c.get('upstream', '-')} | {c.get('ours', '-')} |")
-pairs = len(next(iter(per_round.values())))
+pairs = len(next(iter(per_pair.values())))
 print(f"\nRound pairs: {pairs} (median shown). Frames (1920x1080x32bpp):")
 for w in ("frames-copy", "frames-dmabuf"):
     if w in ns:

@@ -3,7 +3,8 @@
 # on this machine (no Xen): bench.c's loop under the fake-devices.c stand-in,
 # run for N and 2N operations; the difference over N is per operation, so
 # start-up and set-up cancel out. The figure includes the stand-in's own code
-# (the same few instructions per ioctl and mmap for both libraries).
+# (a few instructions per ioctl and mmap; upstream makes one ioctl more per
+# map + unmap, so its figure carries slightly more of them).
 # Usage: count.sh BENCH FAKE_SO OURS_LIB_DIR [UPSTREAM_LIB_DIR] [WORKLOAD...]
 set -euo pipefail
 BENCH=$1 FAKE=$2 OURS=$3 UPSTREAM=${4:-/usr/lib/x86_64-linux-gnu}
