@@ -8,7 +8,7 @@ use nix::errno::Errno;
 use crate::error::{Error, Op, Result};
 use crate::log::Logger;
 use crate::notify::UnmapNotify;
-use crate::sys::{self, fam::FamBuf, gntalloc::AllocGref, gntalloc::GNTALLOC_FLAG_WRITABLE, mem::Region};
+use crate::sys::{self, fam::FamBuf, gntalloc::AllocGref, gntalloc::GNTALLOC_FLAG_WRITABLE, mem::Placement, mem::Region};
 use crate::xentools::toolcore::{open_registered, Registration};
 
 /// An open `/dev/xen/gntalloc`.
@@ -17,6 +17,7 @@ pub struct GntShr {
     toolcore: Option<Registration>,
     fd: OwnedFd,
     log: Logger,
+    place: Placement,
 }
 
 /// Shared pages with no lifetime attached (what the C ABI hands out).
@@ -42,11 +43,6 @@ impl Share {
     pub fn is_empty(&self) -> bool {
         self.region.is_empty()
     }
-
-    /// Stop sharing: munmap (fires any armed notification).
-    pub fn unshare(self) -> Result<()> {
-        self.region.unmap().map_err(|(_, e)| Error::Os { op: Op::Munmap, errno: e })
-    }
 }
 
 impl GntShr {
@@ -59,7 +55,7 @@ impl GntShr {
     /// xentoolcore, unlike upstream); later failures are logged to `log`.
     pub fn open_with_logger(log: Logger) -> Result<GntShr> {
         let (toolcore, fd) = open_registered(c"/dev/xen/gntalloc").map_err(Error::os(Op::Open))?;
-        Ok(GntShr { toolcore, fd, log })
+        Ok(GntShr { toolcore, fd, log, place: Placement::default() })
     }
 
     /// Close, reporting close(2)'s result.
@@ -81,7 +77,7 @@ impl GntShr {
         }
         let mut refs = vec![0; pages];
         let share = self.share_raw(domid.into(), &mut refs, writable, UnmapNotify::default())?;
-        Ok(SharedPages { _shr: self, share: Some(share), refs })
+        Ok(SharedPages { shr: self, share: Some(share), refs })
     }
 
     /// Share one page with an unmap notification for the peer.
@@ -91,7 +87,7 @@ impl GntShr {
         }
         let mut refs = vec![0; 1];
         let share = self.share_raw(domid.into(), &mut refs, writable, notify)?;
-        Ok(SharedPages { _shr: self, share: Some(share), refs })
+        Ok(SharedPages { shr: self, share: Some(share), refs })
     }
 
     /// The share path: ALLOC_GREF, mmap, optional notify, then DEALLOC_GREF
@@ -119,12 +115,18 @@ impl GntShr {
         shared
     }
 
+    /// Stop sharing `share` (made by this handle): munmap, which fires any
+    /// armed notification.
+    pub fn unshare(&self, share: Share) -> Result<()> {
+        share.region.unmap(&self.place).map_err(|(_, e)| Error::Os { op: Op::Munmap, errno: e })
+    }
+
     fn map_and_notify(&self, len: usize, index: u64, notify: UnmapNotify) -> Result<Share> {
         let rw = libc::PROT_READ | libc::PROT_WRITE;
-        let region = Region::map_shared(self.fd(), len, rw, index).map_err(|e| self.fail(Op::Mmap, e, "mmap failed"))?;
+        let region = Region::map_shared(self.fd(), len, rw, index, &self.place).map_err(|e| self.fail(Op::Mmap, e, "mmap failed"))?;
         if let Some(req) = notify.request(index, len) {
             if let Err(e) = sys::gntalloc_set_unmap_notify(self.fd(), req) {
-                let _ = region.unmap();
+                let _ = region.unmap(&self.place);
                 return Err(self.fail(Op::SetUnmapNotify, e, "ioctl SET_UNMAP_NOTIFY failed"));
             }
         }
@@ -151,7 +153,7 @@ fn alloc_failure_message(errno: Errno, count: u32) -> String {
 
 /// Pages shared with another domain; unshared on drop.
 pub struct SharedPages<'a> {
-    _shr: &'a GntShr,
+    shr: &'a GntShr,
     share: Option<Share>,
     refs: Vec<u32>,
 }
@@ -193,14 +195,14 @@ impl SharedPages<'_> {
 
     /// Unshare now, reporting errors that drop would swallow.
     pub fn unshare(mut self) -> Result<()> {
-        self.share.take().expect("present until unshare or drop").unshare()
+        self.shr.unshare(self.share.take().expect("present until unshare or drop"))
     }
 }
 
 impl Drop for SharedPages<'_> {
     fn drop(&mut self) {
         if let Some(s) = self.share.take() {
-            let _ = s.unshare();
+            let _ = self.shr.unshare(s);
         }
     }
 }

@@ -9,7 +9,7 @@
 set -euo pipefail
 BENCH=$1 FAKE=$2 OURS=$3 UPSTREAM=${4:-/usr/lib/x86_64-linux-gnu}
 shift 4 2>/dev/null || shift $#
-WORKLOADS=${*:-map1 share16}
+WORKLOADS=${*:-map1 share16 dmabuf-import-2M}
 N=200
 [ -e "$UPSTREAM/libxengnttab.so.1" ] || { echo "no upstream library in $UPSTREAM (apt-get install libxengnttab1)" >&2; exit 1; }
 command -v valgrind > /dev/null || { echo "valgrind not found (apt-get install valgrind)" >&2; exit 1; }

@@ -1,11 +1,13 @@
 /*
- * LD_PRELOAD stand-in for /dev/xen/gntdev and /dev/xen/gntalloc, so that
- * bench.c's map and share loops run on a machine without Xen and
+ * LD_PRELOAD stand-in for /dev/xen/gntdev, /dev/xen/gntalloc and a vgem
+ * /dev/dri/card0, so that bench.c's map, share and dma-buf import loops run
+ * on a machine without Xen and
  * `valgrind --tool=callgrind` can count the instructions each library spends
  * outside the kernel (bench/host/count.sh). It answers only what those loops
  * need: MAP_GRANT_REF hands out offsets, GET_OFFSET_FOR_VADDR answers, the
- * other ioctls succeed, ALLOC_GREF returns refs, and mmap of either device
- * gives anonymous memory. Not a model of the kernel: never a test.
+ * other ioctls succeed, ALLOC_GREF and DMABUF_IMP_TO_REFS return refs, the
+ * card makes a dumb buffer of the size asked and a "dma-buf" descriptor, and
+ * mmap of any of them gives anonymous memory. Not a model of the kernel: never a test.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -16,11 +18,14 @@
 #include <sys/mman.h>
 #include <sys/types.h>
 
-static int gntdev = -1, gntalloc = -1;
+static int gntdev = -1, gntalloc = -1, card = -1;
 static uint64_t next_offset;
 
 /* ioctl numbers' low byte (gntdev.h, gntalloc.h) */
-enum { GNTDEV_MAP_GRANT_REF = 0, GNTDEV_GET_OFFSET_FOR_VADDR = 2, GNTALLOC_ALLOC_GREF = 5 };
+enum { GNTDEV_MAP_GRANT_REF = 0, GNTDEV_GET_OFFSET_FOR_VADDR = 2, GNTALLOC_ALLOC_GREF = 5,
+       GNTDEV_DMABUF_IMP_TO_REFS = 0xb };
+/* drm.h */
+enum { DRM_PRIME_HANDLE_TO_FD = 0x2d, DRM_MODE_CREATE_DUMB = 0xb2 };
 
 /* the real libc function, looked up once */
 #define REAL(name) ({ static __typeof__(&name) real_; if (!real_) real_ = (__typeof__(&name))dlsym(RTLD_NEXT, #name); real_; })
@@ -35,6 +40,8 @@ int open(const char *path, int flags, ...)
         return gntdev = REAL(open)("/dev/null", O_RDWR);
     if (!strcmp(path, "/dev/xen/gntalloc"))
         return gntalloc = REAL(open)("/dev/null", O_RDWR);
+    if (!strcmp(path, "/dev/dri/card0"))
+        return card = REAL(open)("/dev/null", O_RDWR);
     return REAL(open)(path, flags, mode);
 }
 
@@ -53,7 +60,7 @@ int ioctl(int fd, unsigned long request, ...)
     va_start(ap, request);
     void *arg = va_arg(ap, void *);
     va_end(ap);
-    if (fd != gntdev && fd != gntalloc)
+    if (fd != gntdev && fd != gntalloc && fd != card)
         return REAL(ioctl)(fd, request, arg);
     unsigned nr = request & 0xff;
     if (fd == gntdev && nr == GNTDEV_MAP_GRANT_REF) {
@@ -72,13 +79,27 @@ int ioctl(int fd, unsigned long request, ...)
         ((uint64_t *)arg)[1] = 0;
         for (uint32_t i = 0; i < count; i++)
             ((uint32_t *)arg)[4 + i] = 8 + i;
+    } else if (fd == gntdev && nr == GNTDEV_DMABUF_IMP_TO_REFS) {
+        /* { u32 fd; u32 count; u32 domid; u32 reserved; u32 refs[]; } */
+        uint32_t count = ((uint32_t *)arg)[1];
+        for (uint32_t i = 0; i < count; i++)
+            ((uint32_t *)arg)[4 + i] = 8 + i;
+    } else if (fd == card && nr == DRM_MODE_CREATE_DUMB) {
+        /* { u32 height, width, bpp, flags, handle, pitch; u64 size; } */
+        uint32_t *c = arg;
+        c[4] = 1;
+        c[5] = c[1] * c[2] / 8;
+        ((uint64_t *)arg)[3] = (uint64_t)c[0] * c[5];
+    } else if (fd == card && nr == DRM_PRIME_HANDLE_TO_FD) {
+        /* { u32 handle, flags; s32 fd; } */
+        ((int32_t *)arg)[2] = REAL(open)("/dev/null", O_RDWR);
     }
     return 0;
 }
 
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t offset)
 {
-    if (fd == gntdev || fd == gntalloc)
+    if (fd == gntdev || fd == gntalloc || fd == card)
         return REAL(mmap)(addr, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return REAL(mmap)(addr, len, prot, flags, fd, offset);
 }

@@ -92,7 +92,7 @@ pub unsafe extern "C" fn xengntshr_unshare(xgs: *mut xengntshr_handle, start_add
                 .shares
                 .take_if(start_address as usize, |sh| sh.len() == count as usize * page_size())
                 .ok_or(Error::InvalidArgument("not a share of this handle with this count"))?;
-            share.unshare()
+            s.shr.unshare(share)
         })();
         int_result(r)
     })

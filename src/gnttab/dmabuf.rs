@@ -7,7 +7,7 @@ use nix::errno::Errno;
 
 use super::GntDev;
 use crate::error::{Error, Op, Result};
-use crate::sys::{self, fam::FamBuf, gntdev::DmabufExpFromRefs, gntdev::DmabufImpToRefs};
+use crate::sys::{self, fam::FamBuf, gntdev::DmabufExpFromRefs};
 
 impl GntDev {
     /// Make a dma-buf of the pages behind `grefs` (granted by `domid`).
@@ -47,14 +47,11 @@ impl GntDev {
         if refs.is_empty() {
             return Err(Error::InvalidArgument("no grant references"));
         }
-        let count = u32::try_from(refs.len()).map_err(|_| Error::InvalidArgument("too many refs"))?;
-        let mut buf = FamBuf::<DmabufImpToRefs>::new(refs.len()).map_err(|_| Error::NoMemory)?;
-        let h = buf.header();
-        (h.fd, h.count, h.domid) = (fd, count, domid);
-        sys::dmabuf_imp_to_refs(self.fd(), &mut buf)
-            .map_err(|e| self.fail(Op::DmabufImpToRefs, e, "ioctl DMABUF_IMP_TO_REFS failed"))?;
-        refs.copy_from_slice(buf.elems());
-        Ok(())
+        if u32::try_from(refs.len()).is_err() {
+            return Err(Error::InvalidArgument("too many refs"));
+        }
+        sys::dmabuf_imp_to_refs(self.fd(), fd, domid, refs)
+            .map_err(|e| self.fail(Op::DmabufImpToRefs, e, "ioctl DMABUF_IMP_TO_REFS failed"))
     }
 
     /// [`Self::dmabuf_import_into`] as an RAII value that ends the grants on drop.

@@ -15,7 +15,7 @@ pub use crate::sys::copy::{CopySegment, GrantAddr};
 use crate::error::{Error, Op, Result};
 use crate::log::Logger;
 use crate::notify::UnmapNotify;
-use crate::sys::{self, fam::FamBuf, gntdev::GrantRef, gntdev::MapGrantRef, mem::Region};
+use crate::sys::{self, fam::FamBuf, gntdev::GrantRef, gntdev::MapGrantRef, mem::Placement, mem::Region};
 use crate::xentools::toolcore::{open_registered, Registration};
 
 /// Whether a grant mapping may be written.
@@ -51,6 +51,7 @@ pub struct GntDev {
     toolcore: Option<Registration>,
     fd: OwnedFd,
     log: Logger,
+    place: Placement,
 }
 
 impl GntDev {
@@ -63,7 +64,7 @@ impl GntDev {
     /// (failure to open is not logged, as upstream).
     pub fn open_with_logger(log: Logger) -> Result<GntDev> {
         let (toolcore, fd) = open_registered(c"/dev/xen/gntdev").map_err(Error::os(Op::Open))?;
-        Ok(GntDev { toolcore, fd, log })
+        Ok(GntDev { toolcore, fd, log, place: Placement::default() })
     }
 
     /// Close, reporting close(2)'s result.
@@ -157,7 +158,7 @@ impl GntDev {
         if let Some(req) = notify.request(index, len) {
             if let Err(e) = sys::gntdev_set_unmap_notify(self.fd(), req) {
                 self.log.error(e, "ioctl SET_UNMAP_NOTIFY failed");
-                let _ = region.unmap();
+                let _ = region.unmap(&self.place);
                 return Err(self.undo_map(index, count, Op::SetUnmapNotify, e));
             }
         }
@@ -167,7 +168,7 @@ impl GntDev {
     fn mmap_retrying(&self, len: usize, prot: i32, index: u64) -> Result<Region, Errno> {
         let mut tries = 0;
         loop {
-            match Region::map_shared(self.fd(), len, prot, index) {
+            match Region::map_shared(self.fd(), len, prot, index, &self.place) {
                 Err(Errno::EAGAIN) if tries < MMAP_EAGAIN_RETRIES => {
                     tries += 1;
                     std::thread::sleep(Duration::from_millis(1));
@@ -196,7 +197,7 @@ impl GntDev {
         }
         // munmap of a region we own cannot fail; if it somehow does, the
         // pages stay mapped (leaked) rather than dangling.
-        m.region.unmap().map_err(|(region, e)| (GrantMapping { region, ..m }, Error::Os { op: Op::Munmap, errno: e }))
+        m.region.unmap(&self.place).map_err(|(region, e)| (GrantMapping { region, ..m }, Error::Os { op: Op::Munmap, errno: e }))
     }
 
     /// Copy through grants; afterwards each segment's `status()` says how it

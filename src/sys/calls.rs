@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
 use nix::errno::Errno;
 
 use super::copy::CopySegment;
-use super::fam::FamBuf;
+use super::fam::{self, FamBuf};
 use super::gntalloc::*;
 use super::gntdev::*;
 use super::ioctl;
@@ -79,10 +79,15 @@ pub fn dmabuf_exp_wait_released(fd: BorrowedFd<'_>, buf_fd: u32, wait_to_ms: u32
     unsafe { ioctl(fd, IOCTL_GNTDEV_DMABUF_EXP_WAIT_RELEASED, &mut arg) }
 }
 
-/// IOCTL_GNTDEV_DMABUF_IMP_TO_REFS: on success `buf.elems()` holds the refs.
-pub fn dmabuf_imp_to_refs(fd: BorrowedFd<'_>, buf: &mut FamBuf<DmabufImpToRefs>) -> Result<(), Errno> {
-    // SAFETY: FamBuf holds the header plus `count` refs (written by the kernel).
-    unsafe { ioctl(fd, IOCTL_GNTDEV_DMABUF_IMP_TO_REFS, buf.as_mut_ptr()) }
+/// IOCTL_GNTDEV_DMABUF_IMP_TO_REFS: grant the pages of dma-buf `buf_fd` to
+/// `domid`, one ref per element of `refs` (which must not be empty).
+pub fn dmabuf_imp_to_refs(fd: BorrowedFd<'_>, buf_fd: u32, domid: u32, refs: &mut [u32]) -> Result<(), Errno> {
+    let count = u32::try_from(refs.len()).map_err(|_| Errno::EINVAL)?;
+    let header = DmabufImpToRefs { fd: buf_fd, count, domid, ..Default::default() };
+    // SAFETY: with_output gives room for the header plus `count` refs, as
+    // the kernel reads and writes; on success the kernel has copied out all
+    // `count` refs (gntdev_ioctl_dmabuf_imp_to_refs).
+    unsafe { fam::with_output(header, refs, |p| ioctl(fd, IOCTL_GNTDEV_DMABUF_IMP_TO_REFS, p)) }
 }
 
 /// IOCTL_GNTDEV_DMABUF_IMP_RELEASE.

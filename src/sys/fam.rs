@@ -6,7 +6,7 @@
 //! count from C yields ENOMEM instead of aborting the process.
 
 use std::marker::PhantomData;
-use std::mem::{align_of, offset_of, size_of};
+use std::mem::{align_of, offset_of, size_of, MaybeUninit};
 
 use nix::errno::Errno;
 
@@ -72,12 +72,7 @@ impl<T: FlexStruct> FamBuf<T> {
     #[inline(always)]
     pub fn new(count: usize) -> Result<Self, Errno> {
         const { assert!(align_of::<T>() <= 8 && align_of::<T::Elem>() <= 8) };
-        let bytes = count
-            .checked_mul(size_of::<T::Elem>())
-            .and_then(|b| b.checked_add(T::ELEMS_OFFSET))
-            .ok_or(Errno::EINVAL)?
-            .max(size_of::<T>());
-        let words = bytes.div_ceil(8);
+        let words = words_for::<T>(count)?;
         let storage = if words <= INLINE_WORDS {
             Storage::Inline([0; INLINE_WORDS])
         } else {
@@ -121,6 +116,54 @@ impl<T: FlexStruct> FamBuf<T> {
     }
 }
 
+/// 8-byte words holding a `T` with `count` elements.
+#[inline(always)]
+fn words_for<T: FlexStruct>(count: usize) -> Result<usize, Errno> {
+    const { assert!(align_of::<T>() <= 8 && align_of::<T::Elem>() <= 8) };
+    let bytes = count
+        .checked_mul(size_of::<T::Elem>())
+        .and_then(|b| b.checked_add(T::ELEMS_OFFSET))
+        .ok_or(Errno::EINVAL)?
+        .max(size_of::<T>());
+    Ok(bytes.div_ceil(8))
+}
+
+/// For a request whose array only the kernel writes: pass `header`, with
+/// room for `out.len()` elements after it, to `call`, and on success copy the
+/// elements the kernel wrote into `out`. Unlike a [`FamBuf`], the room is not
+/// zeroed first (for a 2 MiB dma-buf import, 2 KiB the kernel overwrites).
+///
+/// # Safety
+/// On success `call` must have written all `out.len()` elements.
+pub unsafe fn with_output<T: FlexStruct>(
+    header: T,
+    out: &mut [T::Elem],
+    call: impl FnOnce(*mut T) -> Result<(), Errno>,
+) -> Result<(), Errno> {
+    let words = words_for::<T>(out.len())?;
+    let mut inline = [MaybeUninit::<u64>::uninit(); INLINE_WORDS];
+    let mut heap = Vec::<MaybeUninit<u64>>::new();
+    let room: &mut [MaybeUninit<u64>] = if words <= INLINE_WORDS {
+        &mut inline
+    } else {
+        heap.try_reserve_exact(words).map_err(|_| Errno::ENOMEM)?;
+        // SAFETY: MaybeUninit needs no initialisation; the capacity is there.
+        unsafe { heap.set_len(words) };
+        &mut heap
+    };
+    let p = room.as_mut_ptr().cast::<T>();
+    // SAFETY: `room` holds at least size_of::<T>() bytes, 8-byte aligned.
+    unsafe { p.write(header) };
+    call(p)?;
+    // SAFETY: the elements start at ELEMS_OFFSET within `room` (sized for
+    // out.len() of them), and the caller promises the kernel wrote them all.
+    unsafe {
+        let first = p.cast::<u8>().add(T::ELEMS_OFFSET).cast::<T::Elem>();
+        std::ptr::copy_nonoverlapping(first, out.as_mut_ptr(), out.len());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +189,42 @@ mod tests {
         let mut b = FamBuf::<AllocGref>::new(3).unwrap();
         b.elems()[0] = 0xdead_beef;
         assert_eq!(b.header().gref_ids[0], 0xdead_beef);
+    }
+
+    fn fill_refs(first: u32) -> impl FnOnce(*mut DmabufImpToRefs) -> Result<(), Errno> {
+        move |p| {
+            // SAFETY: test stand-in for the kernel, writing `count` refs.
+            unsafe {
+                assert_eq!((*p).fd, 9);
+                let count = (*p).count as usize;
+                let refs = p.cast::<u8>().add(offset_of!(DmabufImpToRefs, refs)).cast::<u32>();
+                for i in 0..count {
+                    refs.add(i).write(first + i as u32);
+                }
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn output_elements_are_copied_out_inline_and_from_the_heap() {
+        for n in [1, 124, 125, 512] {
+            let mut out = vec![0u32; n];
+            let header = DmabufImpToRefs { fd: 9, count: n as u32, ..Default::default() };
+            // SAFETY: fill_refs writes all `count` elements.
+            unsafe { with_output(header, &mut out, fill_refs(100)) }.unwrap();
+            assert!(out.iter().enumerate().all(|(i, &r)| r == 100 + i as u32), "count {n}");
+        }
+    }
+
+    #[test]
+    fn output_is_untouched_when_the_call_fails() {
+        let mut out = vec![7u32; 300];
+        let header = DmabufImpToRefs { fd: 9, count: 300, ..Default::default() };
+        // SAFETY: nothing is copied on failure.
+        let r = unsafe { with_output(header, &mut out, |_| Err(Errno::EINVAL)) };
+        assert_eq!(r, Err(Errno::EINVAL));
+        assert!(out.iter().all(|&r| r == 7));
     }
 
     #[test]
