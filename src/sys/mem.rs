@@ -21,8 +21,8 @@ pub fn page_size() -> usize {
 /// Where a handle's next mapping should go: ending where the last region it
 /// unmapped ended. Allocating top-down, the kernel would choose that same
 /// gap, but only after searching the address space for it; handed the
-/// address, it checks that the range is free and skips the search (4 us of
-/// a 125 us one-grant map + unmap on the test rig, BENCHMARKS.md). The hint
+/// address, it checks that the range is free and skips the search (2-4 us
+/// of a 130 us one-grant map + unmap on the test rig, BENCHMARKS.md). The hint
 /// never binds: if the range is taken, the kernel searches as usual.
 #[derive(Debug, Default)]
 pub struct Placement {
