@@ -3,7 +3,10 @@
  * ours by LD_LIBRARY_PATH (bench/run-in-dom0.sh alternates them). Each
  * invocation runs one workload for N operations and prints
  *     <workload> <operations> <nanoseconds> [<bytes copied per op>]
- * All grants are domid 0 to domid 0 (the rig's dom0 grants to itself).
+ * All grants are domid 0 to domid 0 (the rig's dom0 grants to itself),
+ * except that map1 and map256 map another domain's grants when given
+ *     bench map1|map256 OPS DOMID REF...
+ * (at least as many refs as the workload maps; `make bench-xdomain`).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,22 +37,27 @@ static void *share(int n, uint32_t *refs)
     return p;
 }
 
-static void map_unmap(long ops, uint32_t count)
+static void map_unmap(long ops, uint32_t count, uint32_t peer, const uint32_t *peer_refs)
 {
     uint32_t *refs = calloc(count, sizeof(*refs));
-    void *shared = share((int)count, refs);
+    void *shared = NULL;
     long i;
+    if (peer_refs)
+        memcpy(refs, peer_refs, count * sizeof(*refs));
+    else
+        shared = share((int)count, refs);
     uint64_t t = now_ns();
     for (i = 0; i < ops; i++) {
-        void *m = count == 1 ? xengnttab_map_grant_ref(xgt, 0, refs[0], PROT_READ | PROT_WRITE)
-                             : xengnttab_map_domain_grant_refs(xgt, count, 0, refs, PROT_READ | PROT_WRITE);
+        void *m = count == 1 ? xengnttab_map_grant_ref(xgt, peer, refs[0], PROT_READ | PROT_WRITE)
+                             : xengnttab_map_domain_grant_refs(xgt, count, peer, refs, PROT_READ | PROT_WRITE);
         if (!m)
             die("map %u", count);
         if (xengnttab_unmap(xgt, m, count))
             die("unmap");
     }
     loop_ns = now_ns() - t;
-    xengntshr_unshare(xgs, shared, count);
+    if (shared)
+        xengntshr_unshare(xgs, shared, count);
     free(refs);
 }
 
@@ -241,20 +249,31 @@ int main(int argc, char **argv)
 {
     const char *w;
     long ops;
-    if (argc != 3) {
-        fprintf(stderr, "usage: bench WORKLOAD OPS\n");
+    uint32_t peer = 0, *peer_refs = NULL;
+    if (argc < 3 || argc == 4) {
+        fprintf(stderr, "usage: bench WORKLOAD OPS [DOMID REF...]\n");
         return 2;
     }
     w = argv[1];
     ops = atol(argv[2]);
+    if (argc > 4) {
+        uint32_t need = !strcmp(w, "map1") ? 1 : !strcmp(w, "map256") ? 256 : 0;
+        if (!need || (uint32_t)(argc - 4) < need)
+            die("%s takes no peer grants, or needs %u refs", w, need);
+        peer = (uint32_t)atoi(argv[3]);
+        if (!(peer_refs = calloc(need, sizeof(*peer_refs))))
+            die("calloc");
+        for (uint32_t i = 0; i < need; i++)
+            peer_refs[i] = (uint32_t)strtoul(argv[4 + i], NULL, 10);
+    }
     xgt = xengnttab_open(NULL, 0);
     xgs = xengntshr_open(NULL, 0);
     if (!xgt || !xgs)
         die("open");
     if (!strcmp(w, "map1"))
-        map_unmap(ops, 1);
+        map_unmap(ops, 1, peer, peer_refs);
     else if (!strcmp(w, "map256"))
-        map_unmap(ops, 256);
+        map_unmap(ops, 256, peer, peer_refs);
     else if (!strcmp(w, "copy64-to-grant"))
         copy(ops, 64, 1);
     else if (!strcmp(w, "copy64-from-grant"))

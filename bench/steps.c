@@ -7,8 +7,9 @@
  * between calls. Prints, per order and per call, the median over `cycles` of
  * the call's time minus the median time of an empty clock-to-clock interval:
  *     step <order> <call> <ns>
- * The grant is dom0's own page (gntalloc), as in bench.c.
- * Usage: steps CYCLES
+ * The grant is dom0's own page (gntalloc), as in bench.c, or another
+ * domain's grant REF of DOMID.
+ * Usage: steps CYCLES [DOMID REF]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -48,7 +49,7 @@ static const char *const step_name[NSTEPS] = {
 };
 
 /* One cycle; t[s] gets the duration of step s (0 for a step not taken). */
-static void cycle(int gntdev, uint32_t ref, int upstream_order, uint64_t t[NSTEPS])
+static void cycle(int gntdev, uint32_t domid, uint32_t ref, int upstream_order, uint64_t t[NSTEPS])
 {
     static char *last_end; /* where ours' last mapping ended */
     struct ioctl_gntdev_map_grant_ref map = { .count = 1 };
@@ -57,7 +58,7 @@ static void cycle(int gntdev, uint32_t ref, int upstream_order, uint64_t t[NSTEP
     uint64_t a, b;
     void *p;
 
-    map.refs[0].domid = 0;
+    map.refs[0].domid = domid;
     map.refs[0].ref = ref;
     memset(t, 0, NSTEPS * sizeof(*t));
     a = now_ns();
@@ -100,12 +101,20 @@ int main(int argc, char **argv)
     uint64_t *dur[2][NSTEPS], *empty, t[NSTEPS];
     int order, s;
 
-    if (cycles < 1)
-        die("usage: steps CYCLES");
+    uint32_t domid = 0, ref;
+
+    if (cycles < 1 || (argc != 2 && argc != 4))
+        die("usage: steps CYCLES [DOMID REF]");
     if (gntdev < 0 || gntalloc < 0)
         die("open /dev/xen/gntdev or gntalloc");
-    if (ioctl(gntalloc, IOCTL_GNTALLOC_ALLOC_GREF, &share))
-        die("ALLOC_GREF");
+    if (argc == 4) {
+        domid = (uint32_t)atoi(argv[2]);
+        ref = (uint32_t)strtoul(argv[3], NULL, 10);
+    } else {
+        if (ioctl(gntalloc, IOCTL_GNTALLOC_ALLOC_GREF, &share))
+            die("ALLOC_GREF");
+        ref = share.gref_ids[0];
+    }
     for (order = 0; order < 2; order++)
         for (s = 0; s < NSTEPS; s++)
             if (!(dur[order][s] = calloc((size_t)cycles, sizeof(uint64_t))))
@@ -116,7 +125,7 @@ int main(int argc, char **argv)
         uint64_t a = now_ns();
         empty[i] = now_ns() - a;
         for (order = 0; order < 2; order++) {
-            cycle(gntdev, share.gref_ids[0], order == 0, t);
+            cycle(gntdev, domid, ref, order == 0, t);
             for (s = 0; s < NSTEPS; s++)
                 dur[order][s][i] = t[s];
         }

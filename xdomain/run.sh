@@ -5,7 +5,9 @@
 # Settings: OURS_LIB, RIG_OUT (build/rig-xdomain), XD_SUITE (xdomain/suite.txt),
 # XD_LIBS ("upstream ours"), RIG_BOOT_TIMEOUT (per boot, 480), RIG_TEST_TIMEOUT (150),
 # RIG_DOM0_MODE (pv; pvh: a PVH dom0 with xen-gntdev-expfix.ko, output in
-# build/rig-xdomain-pvh, suite suite-pvh-dom0.txt unless XD_SUITE is set).
+# build/rig-xdomain-pvh, suite suite-pvh-dom0.txt unless XD_SUITE is set),
+# XD_EXTRA_BIN (a directory of more programs for dom0's /tests/bin: the
+# cross-domain benchmark's).
 set -euo pipefail
 if [ "${RIG_DOM0_MODE:-pv}" = pvh ]; then
     export RIG_OUT=${RIG_OUT:-$(cd "$(dirname "$0")/.." && pwd)/build/rig-xdomain-pvh}
@@ -52,6 +54,7 @@ done
 cp -a "$XD_PKGS"/xenstore-utils/usr/bin/xenstore* "$D/usr/bin/"
 cp -a "$XD_PKGS/qemu-system-xen/usr/libexec/xen-qemu-system-i386" "$D/usr/libexec/"
 cp -a "$XD_PKGS/qemu-system-data/usr/share/qemu/keymaps" "$D/usr/share/qemu/"
+[ -z "${XD_EXTRA_BIN:-}" ] || { mkdir -p "$D/tests/bin" && cp -a "$XD_EXTRA_BIN/." "$D/tests/bin/"; }
 # The dma-buf reader for dom0 too (xd-export-dom0, PVH dom0).
 mkdir -p "$D/lib/modules/extra" && cp "$KW/xd_dmabuf_reader.ko" "$D/lib/modules/extra/"
 SUITE=${XD_SUITE:-$XDIR/suite.txt} TEST_BIN=$BIN RUST_LIST=/nonexistent OURS_LIB=$OURS_LIB \
