@@ -145,47 +145,60 @@ mod tests {
 
     const RW: i32 = libc::PROT_READ | libc::PROT_WRITE;
 
+    /// These tests watch where one-page mappings land: each other's (the
+    /// harness runs tests on parallel threads) would take their gaps.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn a_mapping_goes_where_the_last_one_ended() {
-        // Two one-page gaps: the kernel alone would fill the higher one
-        // (it allocates top-down); the hint names the lower one. One page
-        // is too small for the test harness's own allocations to race in.
+        let _one_at_a_time = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        // Two one-page holes between guard pages, so nothing larger than a
+        // page fits in either. The kernel alone fills the highest gap that
+        // fits (it allocates top-down), so never the lower hole; the hint
+        // names the lower one.
         let fd = memfd(1);
-        let (place, elsewhere) = (Placement::default(), Placement::default());
         let len = page_size();
-        let high = Region::map_shared(fd.as_fd(), len, RW, 0, &elsewhere).unwrap();
-        let low = Region::map_shared(fd.as_fd(), len, RW, 0, &elsewhere).unwrap();
-        let (high_at, low_at) = (high.as_ptr(), low.as_ptr());
-        assert!(low_at < high_at, "kernel did not allocate top-down");
-        low.unmap(&place).unwrap();
-        high.unmap(&elsewhere).unwrap();
-        let again = Region::map_shared(fd.as_fd(), len, RW, 0, &place).unwrap();
-        assert_eq!(again.as_ptr(), low_at);
-        again.unmap(&place).unwrap();
+        // SAFETY: a fresh reservation wherever the kernel likes; the holes
+        // are punched in memory only this test knows about.
+        let guards = unsafe {
+            let g = libc::mmap(std::ptr::null_mut(), 5 * len, libc::PROT_NONE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0);
+            assert_ne!(g, libc::MAP_FAILED);
+            assert_eq!(libc::munmap(g.cast::<u8>().add(len).cast(), len), 0);
+            assert_eq!(libc::munmap(g.cast::<u8>().add(3 * len).cast(), len), 0);
+            g as usize
+        };
+        let (lower, upper) = (guards + len, guards + 3 * len);
+        let place = Placement::default();
+        place.freed(lower + len);
+        let at = Region::map_shared(fd.as_fd(), len, RW, 0, &place).unwrap();
+        assert_eq!(at.as_ptr() as usize, lower, "hint not taken (upper hole at {upper:#x})");
+        // Unmapping records the gap it leaves.
+        place.freed(0);
+        at.unmap(&place).unwrap();
+        assert_eq!(place.hint(len) as usize, lower);
+        // SAFETY: the reservation is ours (munmap skips the holes).
+        assert_eq!(unsafe { libc::munmap(guards as *mut libc::c_void, 5 * len) }, 0);
     }
 
     #[test]
     fn a_taken_hint_is_not_used_and_its_occupant_is_untouched() {
+        let _one_at_a_time = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let fd = memfd(1);
-        let place = Placement::default();
         let len = page_size();
-        let first = Region::map_shared(fd.as_fd(), len, RW, 0, &place).unwrap();
-        let at = first.as_ptr();
-        first.unmap(&place).unwrap();
-        // Something else takes the gap before the next mapping.
-        // SAFETY: the range was just unmapped and NOREPLACE refuses to clobber.
-        let occupant = unsafe {
-            libc::mmap(at.cast(), len, RW, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE, -1, 0)
-        };
-        assert_eq!(occupant, at.cast(), "could not occupy the gap: {}", Errno::last());
+        // Something else already holds the range the hint names.
+        // SAFETY: a fresh anonymous mapping wherever the kernel likes.
+        let occupant = unsafe { libc::mmap(std::ptr::null_mut(), len, RW, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) };
+        assert_ne!(occupant, libc::MAP_FAILED);
         // SAFETY: the occupant is ours and mapped read-write.
         unsafe { occupant.cast::<u8>().write(0x5a) };
-        let second = Region::map_shared(fd.as_fd(), len, RW, 0, &place).unwrap();
-        assert_ne!(second.as_ptr(), at);
-        second.write(0, &[0xa5]).unwrap();
+        let place = Placement::default();
+        place.freed(occupant as usize + len);
+        let mapped = Region::map_shared(fd.as_fd(), len, RW, 0, &place).unwrap();
+        assert_ne!(mapped.as_ptr(), occupant.cast());
+        mapped.write(0, &[0xa5]).unwrap();
         // SAFETY: as above.
         assert_eq!(unsafe { occupant.cast::<u8>().read() }, 0x5a);
-        second.unmap(&place).unwrap();
+        mapped.unmap(&place).unwrap();
         // SAFETY: unmapping our own occupant.
         assert_eq!(unsafe { libc::munmap(occupant, len) }, 0);
     }
