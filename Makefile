@@ -100,7 +100,7 @@ bench-host: bench-bins
 
 .PHONY: bench
 bench: bench-bins
-	cp bench/run-in-dom0.sh $(BUILD)/bench/bin/
+	cp bench/run-in-dom0.sh bench/rounds.sh $(BUILD)/bench/bin/
 	cp "$$(command -v strace)" $(BUILD)/bench/bin/strace
 	SUITE=bench/suite.txt TEST_BIN=$(BUILD)/bench/bin RUST_LIST=/nonexistent RIG_TEST_TIMEOUT=1500 \
 		RIG_BOOT_TIMEOUT=1800 RIG_QEMU_ARGS="$(BENCH_QEMU_ARGS)" rig/run.sh
@@ -114,7 +114,7 @@ XD_BENCH_OUT = $(BUILD)/bench-xdomain-$(BENCH_DOM0)
 .PHONY: bench-xdomain
 bench-xdomain: bench-bins xdomain-progs
 	rm -rf $(BUILD)/bench/xdomain-bin && mkdir -p $(BUILD)/bench/xdomain-bin
-	cp $(BUILD)/bench/bin/bench $(BUILD)/bench/bin/steps bench/run-xdomain.sh $(BUILD)/bench/xdomain-bin/
+	cp $(BUILD)/bench/bin/bench $(BUILD)/bench/bin/steps bench/run-xdomain.sh bench/rounds.sh $(BUILD)/bench/xdomain-bin/
 	XD_EXTRA_BIN=$(CURDIR)/$(BUILD)/bench/xdomain-bin XD_LIBS=ours XD_SUITE=$(CURDIR)/bench/suite-xdomain.txt \
 		RIG_DOM0_MODE=$(BENCH_DOM0) RIG_OUT=$(CURDIR)/$(XD_BENCH_OUT) RIG_TEST_TIMEOUT=1500 \
 		RIG_BOOT_TIMEOUT=2400 RIG_QEMU_ARGS="$(BENCH_QEMU_ARGS)" xdomain/run.sh

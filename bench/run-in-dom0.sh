@@ -1,11 +1,10 @@
 #!/bin/sh
-# Runs in the rig's dom0 (busybox sh): every workload, ROUNDS rounds, each
-# round running the two libraries as A B B A (A is upstream in odd rounds,
-# ours in even ones), so that noise hits both alike and a steady drift
-# cancels within the round. Then system calls per operation, counted by
+# Runs in the rig's dom0 (busybox sh): every workload, ROUNDS rounds
+# (rounds.sh). Then system calls per operation, counted by
 # strace as the difference between N and 2N ops, and the kernel's time per
 # system call of a one-grant map + unmap (steps, no library).
-cd "$(dirname "$0")"
+cd "$(dirname "$0")" || exit 1
+. ./rounds.sh
 ROUNDS=${BENCH_ROUNDS:-24}  # even: report.py compares pairs of rounds
 # Room for a 1920x1080x32 frame store (2025 pages) in gntalloc's global budget.
 echo 8192 > /sys/module/xen_gntalloc/parameters/limit
@@ -21,19 +20,7 @@ run() { # lib workload ops
 # 1400, then level): measure after they have levelled off.
 run ours dmabuf-import-2M 1600 > /dev/null || { echo "FAILED warm-up"; exit 1; }
 
-r=1
-while [ "$r" -le "$ROUNDS" ]; do
-    if [ $((r % 2)) -eq 1 ]; then order="upstream ours ours upstream"; else order="ours upstream upstream ours"; fi
-    for w in $WORKLOADS; do
-        name=${w%%:*}; ops=${w##*:}
-        for lib in $order; do
-            out=$(run "$lib" "$name" "$ops") || { echo "FAILED $lib $name"; exit 1; }
-            echo "$out" | grep -v '^#' | sed "s/^/time $r $lib /"
-            echo "$out" | grep '^# bytes' | sed "s/^# bytes copied per frame: /bytes $lib $name /"
-        done
-    done
-    r=$((r + 1))
-done
+rounds "$ROUNDS" "$WORKLOADS"
 
 calls() { # lib workload ops -> total syscalls
     LD_LIBRARY_PATH=/opt/$1/lib ./strace -f -c -o /tmp/strace.out ./bench "$2" "$3" > /dev/null || return 1
