@@ -71,7 +71,6 @@ impl<T: FlexStruct> FamBuf<T> {
     // being copied out of the returned Result on the map hot path.
     #[inline(always)]
     pub fn new(count: usize) -> Result<Self, Errno> {
-        const { assert!(align_of::<T>() <= 8 && align_of::<T::Elem>() <= 8) };
         let words = words_for::<T>(count)?;
         let storage = if words <= INLINE_WORDS {
             Storage::Inline([0; INLINE_WORDS])
@@ -116,7 +115,8 @@ impl<T: FlexStruct> FamBuf<T> {
     }
 }
 
-/// 8-byte words holding a `T` with `count` elements.
+/// 8-byte words holding a `T` with `count` elements (checking, at compile
+/// time, that 8-byte words align both).
 #[inline(always)]
 fn words_for<T: FlexStruct>(count: usize) -> Result<usize, Errno> {
     const { assert!(align_of::<T>() <= 8 && align_of::<T::Elem>() <= 8) };
