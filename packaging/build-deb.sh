@@ -18,9 +18,9 @@ LIB=build/lib/libxengnttab.so.1.2
 
 ARCH=$(dpkg --print-architecture)
 MULTIARCH=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)
-# Version: Cargo.toml's package version; native package (no Debian revision).
-VERSION=$(sed -n '/^\[package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' Cargo.toml | head -1)
-[[ -n $VERSION ]] || die "no version in Cargo.toml"
+# Version: the C ABI crate's (capi/Cargo.toml); native package (no Debian revision).
+VERSION=$(sed -n '/^\[package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' capi/Cargo.toml | head -1)
+[[ -n $VERSION ]] || die "no version in capi/Cargo.toml"
 # The Debian version we stand in for (Provides: libxengnttab1 (= this)). By
 # default the archive's candidate, so that libxen-dev's exact-version Depends
 # stays satisfied; override with `make deb XEN_DEB_VERSION=...`.

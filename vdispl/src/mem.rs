@@ -7,9 +7,8 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
-use xengnttab::gnttab::Mapping;
+use xengnttab::gnttab::{Mapping, ReadOnly, ReadWrite};
 use xengnttab::gntshr::SharedPages;
 
 /// An access outside the region.
@@ -94,23 +93,9 @@ impl SharedMem for MemBuf {
     }
 }
 
-/// Run one atomic operation on the aligned 32-bit word at `off` of the live
-/// mapping starting at `base` (`size` bytes). Ring indexes go through here.
-fn with_atomic<R>(base: *mut u8, size: usize, off: usize, f: impl FnOnce(&AtomicU32) -> R) -> Result<R, OutOfBounds> {
-    check(size, off, 4)?;
-    if off % 4 != 0 {
-        return Err(OutOfBounds);
-    }
-    // SAFETY: `off..off+4` is inside the mapping (checked above), which the
-    // caller keeps alive for this call, and it is 4-byte aligned (mappings
-    // are page aligned, `off` is a multiple of 4). The reference does not
-    // outlive `f`. The other domain accesses the word concurrently, which is
-    // what atomics are for.
-    let word = unsafe { AtomicU32::from_ptr(base.add(off).cast::<u32>()) };
-    Ok(f(word))
-}
-
-/// Both kinds of grant memory of the safe API serve as `SharedMem` alike.
+/// Both kinds of grant memory of the safe API serve as `SharedMem` alike;
+/// the library does every access atomically, ring indexes with
+/// acquire/release ordering.
 macro_rules! shared_mem_for {
     ($($t:ty),+) => {$(
         impl SharedMem for $t {
@@ -124,15 +109,32 @@ macro_rules! shared_mem_for {
                 self.write(off, data).map_err(|_| OutOfBounds)
             }
             fn load_u32(&self, off: usize) -> Result<u32, OutOfBounds> {
-                with_atomic(self.as_ptr(), self.len(), off, |w| w.load(Ordering::Acquire))
+                self.load_u32(off).map_err(|_| OutOfBounds)
             }
             fn store_u32(&self, off: usize, v: u32) -> Result<(), OutOfBounds> {
-                with_atomic(self.as_ptr(), self.len(), off, |w| w.store(v, Ordering::Release))
+                self.store_u32(off, v).map_err(|_| OutOfBounds)
             }
         }
     )+};
 }
-shared_mem_for!(Mapping<'_>, SharedPages<'_>);
+shared_mem_for!(Mapping<'_, ReadWrite>, SharedPages<'_>);
+
+/// A read-only mapping: the backend never writes the guest's buffers it
+/// maps read-only; a write is refused like an access out of bounds.
+impl SharedMem for Mapping<'_, ReadOnly> {
+    fn size(&self) -> usize {
+        self.len()
+    }
+    fn read_at(&self, off: usize, buf: &mut [u8]) -> Result<(), OutOfBounds> {
+        self.read(off, buf).map_err(|_| OutOfBounds)
+    }
+    fn write_at(&self, _off: usize, _data: &[u8]) -> Result<(), OutOfBounds> {
+        Err(OutOfBounds)
+    }
+    fn load_u32(&self, off: usize) -> Result<u32, OutOfBounds> {
+        self.load_u32(off).map_err(|_| OutOfBounds)
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -2,14 +2,19 @@
 //! `GntDev` maps the guest's pages, `GntShr` shares ours (backend
 //! allocation), `dmabuf_export` makes the zero-copy dma-buf.
 
-use xengnttab::gnttab::{Access, ExportedDmabuf, GntDev};
+use xengnttab::gnttab::{DmaFlags, ExportedDmabuf, GntDev, ReadOnly, ReadWrite};
+use xengnttab::DomId;
 use xengnttab::gntshr::GntShr;
 
 use crate::buffer::{Exported, GrantError, Grants};
 use crate::mem::SharedMem;
 
 fn gerr(what: &str, e: xengnttab::Error) -> GrantError {
-    GrantError { what: format!("{what}: {e}"), errno: e.errno() as i32 }
+    GrantError { what: format!("{what}: {e}"), errno: e.raw_os_error() }
+}
+
+fn domid(d: u32) -> Result<DomId, GrantError> {
+    DomId::try_from(d).map_err(|e| gerr("domid", e))
 }
 
 /// The process's grant handles (opened once and kept for the process's
@@ -35,27 +40,29 @@ struct Dmabuf(ExportedDmabuf<'static>);
 
 impl Exported for Dmabuf {
     fn release(self: Box<Self>, timeout_ms: u32) -> Result<(), GrantError> {
-        self.0.release(timeout_ms).map_err(|e| gerr("dma-buf release", e))
+        self.0.release(timeout_ms).map(drop).map_err(|e| gerr("dma-buf release", e))
     }
 }
 
 impl Grants for XenGrants {
     fn map(&self, domid: u32, refs: &[u32], writable: bool) -> Result<Box<dyn SharedMem>, GrantError> {
-        let access = if writable { Access::ReadWrite } else { Access::ReadOnly };
-        let m = self.dev.map_domain_grant_refs(domid, refs, access).map_err(|e| gerr("map", e))?;
-        Ok(Box::new(m))
+        let domid = self::domid(domid)?;
+        Ok(if writable {
+            Box::new(self.dev.map_domain_grant_refs(domid, refs, ReadWrite).map_err(|e| gerr("map", e))?)
+        } else {
+            Box::new(self.dev.map_domain_grant_refs(domid, refs, ReadOnly).map_err(|e| gerr("map", e))?)
+        })
     }
 
     fn share(&self, domid: u32, pages: usize) -> Result<(Box<dyn SharedMem>, Vec<u32>), GrantError> {
         let shr = self.shr.ok_or(GrantError { what: "no /dev/xen/gntalloc".into(), errno: libc::ENODEV })?;
-        let domid = u16::try_from(domid).map_err(|_| GrantError { what: "domid".into(), errno: libc::EINVAL })?;
-        let p = shr.share_pages(domid, pages, true).map_err(|e| gerr("share", e))?;
+        let p = shr.share_pages(self::domid(domid)?, pages, true).map_err(|e| gerr("share", e))?;
         let refs = p.refs().to_vec();
         Ok((Box::new(p), refs))
     }
 
     fn export(&self, domid: u32, refs: &[u32]) -> Result<Box<dyn Exported>, GrantError> {
-        let d = self.dev.dmabuf_export(domid, 0, refs).map_err(|e| gerr("dma-buf export", e))?;
+        let d = self.dev.dmabuf_export(self::domid(domid)?, DmaFlags::NONE, refs).map_err(|e| gerr("dma-buf export", e))?;
         Ok(Box::new(Dmabuf(d)))
     }
 }

@@ -27,11 +27,11 @@ struct RealPages {
 
 impl FrontPages for RealPages {
     fn grant_page(&mut self) -> Result<(u32, Box<dyn SharedMem>), String> {
-        let p = self.shr.share_pages(self.backend, 1, true).map_err(|e| e.to_string())?;
+        let p = self.shr.share_pages(self.backend.into(), 1, true).map_err(|e| e.to_string())?;
         Ok((p.refs()[0], Box::new(p)))
     }
     fn grant_pages(&mut self, n: usize) -> Result<(Vec<u32>, Box<dyn SharedMem>), String> {
-        let p = self.shr.share_pages(self.backend, n, true).map_err(|e| e.to_string())?;
+        let p = self.shr.share_pages(self.backend.into(), n, true).map_err(|e| e.to_string())?;
         Ok((p.refs().to_vec(), Box::new(p)))
     }
     fn alloc_port(&mut self) -> Result<u32, String> {
