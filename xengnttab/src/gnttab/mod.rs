@@ -139,7 +139,8 @@ impl GntDev {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a mapping of another handle, or if the
-    /// address no longer holds this map; [`Error::ForeignProcess`] in a
+    /// address holds another gntdev map; [`Op::GetOffsetForVaddr`] (EINVAL)
+    /// if it holds no gntdev map at all; [`Error::ForeignProcess`] in a
     /// fork child; [`Op::UnmapGrantRef`] if the kernel refuses.
     pub fn unmap_detached(&self, m: DetachedMapping) -> Result<(), (DetachedMapping, Error)> {
         if m.device != self.core.serial() {
@@ -149,10 +150,12 @@ impl GntDev {
             Ok(fd) => fd,
             Err(e) => return Err((m, e)),
         };
-        let still_ours = sys::get_offset_for_vaddr(fd, m.map.region.as_ptr() as usize)
-            .is_ok_and(|(offset, count)| offset == m.map.index && count == m.map.count);
-        if !still_ours {
-            return Err((m, Error::InvalidArgument("the address no longer holds this mapping")));
+        // As upstream, the kernel's refusal is reported with its errno (EINVAL
+        // when no gntdev mapping is there, EBADF for a closed descriptor).
+        match sys::get_offset_for_vaddr(fd, m.map.region.as_ptr() as usize) {
+            Ok((offset, count)) if offset == m.map.index && count == m.map.count => {}
+            Ok(_) => return Err((m, Error::InvalidArgument("the address no longer holds this mapping"))),
+            Err(e) => return Err((m, Error::os(Op::GetOffsetForVaddr)(e))),
         }
         let device = m.device;
         self.unmap_region(m.map).map_err(|(map, e)| (DetachedMapping { map, device }, e))
