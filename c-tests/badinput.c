@@ -18,7 +18,6 @@
 #include "common.h"
 
 #include <errno.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -595,14 +594,6 @@ static void closed_gntalloc_fd(void *a, char *out, size_t outlen)
     APPEND(" close=%s", rc_str(rc, errno));
 }
 
-struct bcase {
-    const char *key;
-    case_fn fn;
-    const char *both;  /* regex every library must match, or NULL */
-    const char *ours;  /* regex ours must match (upstream only observed), or NULL */
-};
-
-#define ERR "E[A-Z0-9]+"
 static const struct bcase cases[] = {
     { "null.gnttab_fd", null_gnttab_fd, NULL, "-1 " ERR },
     { "null.gntshr_fd", null_gntshr_fd, NULL, "-1 " ERR },
@@ -666,20 +657,6 @@ static const struct bcase cases[] = {
     { "closedfd.gntalloc", closed_gntalloc_fd, "share=NULL EBADF close=-1 EBADF", NULL },
 };
 
-static int full_match(const char *re, const char *s)
-{
-    regex_t r;
-    regmatch_t m;
-    char anchored[256];
-    int ok;
-    snprintf(anchored, sizeof anchored, "^(%s)$", re);
-    if (regcomp(&r, anchored, REG_EXTENDED))
-        return 0;
-    ok = regexec(&r, s, 1, &m, 0) == 0;
-    regfree(&r);
-    return ok;
-}
-
 int main(void)
 {
     xengnttab_handle *probe;
@@ -689,17 +666,7 @@ int main(void)
     probe = open_gnttab_or_exit();
     xengnttab_close(probe);
 
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const struct bcase *c = &cases[i];
-        const char *r = run_isolated(c->fn, NULL, 60);
-        obs(c->key, "%s", r);
-        if (c->both)
-            check(full_match(c->both, r), "%s: want /%s/", c->key, c->both);
-        if (c->ours && t_ours())
-            check(full_match(c->ours, r), "%s: ours must give /%s/", c->key, c->ours);
-        if (!c->both && !c->ours)
-            check(0, "%s: case without expectation", c->key);
-    }
+    run_cases(cases, sizeof cases / sizeof cases[0], 60);
     obs("end.xen_maps", "%d", count_maps("/dev/xen/"));
     check(count_maps("/dev/xen/") == 0, "leftover /dev/xen mappings in the parent");
     return t_finish();

@@ -2,6 +2,7 @@
 #include "common.h"
 
 #include <dirent.h>
+#include <regex.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -275,4 +276,33 @@ int check_pattern(const void *p, size_t len, unsigned seed)
         if (c[i] != (unsigned char)((i * 131u + seed * 7u + (i >> 12) * 17u) ^ (seed >> 3)))
             return 0;
     return 1;
+}
+
+int full_match(const char *re, const char *s)
+{
+    regex_t r;
+    regmatch_t m;
+    char anchored[256];
+    int ok;
+    snprintf(anchored, sizeof anchored, "^(%s)$", re);
+    if (regcomp(&r, anchored, REG_EXTENDED))
+        return 0;
+    ok = regexec(&r, s, 1, &m, 0) == 0;
+    regfree(&r);
+    return ok;
+}
+
+void run_cases(const struct bcase *cases, size_t n, unsigned timeout_s)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct bcase *c = &cases[i];
+        const char *r = run_isolated(c->fn, NULL, timeout_s);
+        obs(c->key, "%s", r);
+        if (c->both)
+            check(full_match(c->both, r), "%s: want /%s/", c->key, c->both);
+        if (c->ours && t_ours())
+            check(full_match(c->ours, r), "%s: ours must give /%s/", c->key, c->ours);
+        if (!c->both && !c->ours)
+            check(0, "%s: case without expectation", c->key);
+    }
 }

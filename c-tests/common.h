@@ -53,6 +53,20 @@ long read_long(const char *path);    /* -1 if unreadable */
 typedef void (*case_fn)(void *arg, char *out, size_t outlen);
 const char *run_isolated(case_fn fn, void *arg, unsigned timeout_s);
 
+/* A case run isolated (run_isolated) whose outcome is observed as `key`
+ * and must fully match the regex `both` (every library) or `ours` (this
+ * library; upstream's outcome is only observed, and differences.txt says
+ * why it may differ). */
+struct bcase {
+    const char *key;
+    case_fn fn;
+    const char *both;
+    const char *ours;
+};
+#define ERR "E[A-Z0-9]+"
+int full_match(const char *re, const char *s);
+void run_cases(const struct bcase *cases, size_t n, unsigned timeout_s);
+
 /* Open handles or print "<what>.errno: <E>" and exit 1. */
 xengnttab_handle *open_gnttab_or_exit(void);
 xengntshr_handle *open_gntshr_or_exit(void);
