@@ -113,13 +113,14 @@ static void cap_grant_copy(void *a, char *out, size_t outlen)
     OUT("%s", rc_str(rc, errno));
 }
 
-static long rss_kib(void)
+/* The process's peak resident memory: what a call filled, even if freed. */
+static long peak_kib(void)
 {
     char line[256];
     long kib = -1;
     FILE *f = fopen("/proc/self/status", "r");
     while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+        if (sscanf(line, "VmHWM: %ld", &kib) == 1)
             break;
     if (f)
         fclose(f);
@@ -136,13 +137,13 @@ static void huge_share(void *a, char *out, size_t outlen)
     (void)a;
     if (child_open(out, outlen))
         return;
-    rss0 = rss_kib();
+    rss0 = peak_kib();
     clock_gettime(CLOCK_MONOTONIC, &t0);
     errno = 0;
     p = xengntshr_share_pages(cs, 0, 1 << 28, r, 1);
     OUT("%s", ptr_str(p, errno));
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    grew = rss_kib() - rss0;
+    grew = peak_kib() - rss0;
     APPEND(" %s %s", t1.tv_sec - t0.tv_sec < 2 ? "fast" : "slow", grew < 65536 ? "small" : "large");
 }
 

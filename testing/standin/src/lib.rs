@@ -84,6 +84,8 @@ pub fn preloaded_with(name: &str, env: &[(&str, &str)]) -> bool {
         "{name} with the stand-in: {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
         out.status
     );
+    // What the child printed (the harness shows it with --nocapture).
+    print!("{stdout}");
     false
 }
 

@@ -29,6 +29,17 @@ pub(crate) struct GrantMap {
 /// page.unmap().map_err(|(_, e)| e)?; // or let it drop
 /// # Ok::<(), xengnttab::Error>(())
 /// ```
+///
+/// A read-only mapping has no `write`: writing through it would fault, so
+/// safe code cannot try.
+///
+/// ```compile_fail,E0599
+/// use xengnttab::{gnttab::{GntDev, ReadOnly}, DomId};
+/// let dev = GntDev::open()?;
+/// let page = dev.map_grant_ref(DomId::new(5), 8, ReadOnly)?;
+/// page.write(0, b"request")?; // no method `write` on Mapping<'_, ReadOnly>
+/// # Ok::<(), xengnttab::Error>(())
+/// ```
 pub struct Mapping<'a, A: Access = ReadWrite> {
     dev: &'a GntDev,
     /// Present until unmap, detach or drop takes it.
