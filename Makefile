@@ -16,17 +16,14 @@ OUT_LIB  := $(BUILD)/lib
 
 all: lib
 
-# The shipped library under upstream's names. cargo's cdylib (linked by lld)
-# has the right versioned exports, but lld does not record each version
-# node's parent; so the staticlib is relinked with GNU ld and upstream's own
-# map file, after dropping the `name@@VERS` aliases the .symver directives
-# made (GNU ld would see them as second definitions).
+# The shipped library under upstream's names: the C ABI crate's staticlib,
+# linked with GNU ld and upstream's own version script, which gives each
+# export its node (VERS_1.0/1.1/1.2, parents recorded) and keeps the rest local.
 lib:
 	$(CARGO) build --release -p xengnttab-capi
-	mkdir -p $(OUT_LIB) $(BUILD)/link
-	objcopy --wildcard --strip-symbol='*@@VERS_1.*' target/release/libxengnttab_capi.a $(BUILD)/link/libxengnttab.a
+	mkdir -p $(OUT_LIB)
 	$(CC) -shared -o $(OUT_LIB)/$(REALNAME) -fuse-ld=bfd \
-		-Wl,--whole-archive $(BUILD)/link/libxengnttab.a -Wl,--no-whole-archive \
+		-Wl,--whole-archive target/release/libxengnttab_capi.a -Wl,--no-whole-archive \
 		-Wl,--version-script=capi/libxengnttab.map -Wl,-soname,$(SONAME) \
 		-Wl,--gc-sections -Wl,--strip-debug -Wl,-z,relro,-z,now -Wl,--as-needed -lgcc_s -lc
 	ln -sf $(REALNAME) $(OUT_LIB)/$(SONAME)

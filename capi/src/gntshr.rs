@@ -42,8 +42,8 @@ unsafe fn share(h: *mut xengntshr_handle, domid: u32, count: c_int, refs: *mut u
         })?;
         let addr = share.addr();
         // A share recorded at the same address was unmapped behind our
-        // back; its record is all that is left of it.
-        drop(s.shares.insert(addr as usize, share));
+        // back; its record is all that is left of it, and goes.
+        let _stale = s.shares.insert(addr as usize, share);
         Ok(addr.cast())
     })();
     ptr_result(r)

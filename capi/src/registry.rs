@@ -173,11 +173,11 @@ mod tests {
         assert_eq!(r.len(), 5000);
         let refused = r.remove_with(page(5), |v| Err::<(), _>((v, "kept")));
         assert_eq!(refused, Some(Err("kept")));
-        assert_eq!(r.remove_with(page(5), |v| Ok::<_, (usize, ())>(v)), Some(Ok(5)));
-        assert_eq!(r.remove_with(page(5), |v| Ok::<_, (usize, ())>(v)), None, "taken once");
-        assert_eq!(r.remove_with(page(6) + 1, |v| Ok::<_, (usize, ())>(v)), None, "only exact addresses");
+        assert_eq!(r.remove_with(page(5), Ok::<_, (usize, ())>), Some(Ok(5)));
+        assert_eq!(r.remove_with(page(5), Ok::<_, (usize, ())>), None, "taken once");
+        assert_eq!(r.remove_with(page(6) + 1, Ok::<_, (usize, ())>), None, "only exact addresses");
         for p in (0..5000).filter(|&p| p != 5) {
-            assert_eq!(r.remove_with(page(p), |v| Ok::<_, (usize, ())>(v)), Some(Ok(p)), "page {p}");
+            assert_eq!(r.remove_with(page(p), Ok::<_, (usize, ())>), Some(Ok(p)), "page {p}");
         }
         assert_eq!(r.len(), 0);
         // Slots freed by removals are used again.
@@ -193,7 +193,7 @@ mod tests {
         assert_eq!(r.insert(page(1), "old"), None);
         assert_eq!(r.insert(page(1), "new"), Some("old"));
         assert_eq!(r.len(), 1);
-        assert_eq!(r.remove_with(page(1), |v| Ok::<_, (&str, ())>(v)), Some(Ok("new")));
+        assert_eq!(r.remove_with(page(1), Ok::<_, (&str, ())>), Some(Ok("new")));
     }
 
     #[test]
@@ -203,7 +203,10 @@ mod tests {
         for p in 0..100 {
             r.insert(page(p), Arc::clone(&live));
         }
-        r.remove_with(page(3), |v| Ok::<_, (Arc<()>, ())>(drop(v)));
+        r.remove_with(page(3), |v| {
+            drop(v);
+            Ok::<_, (Arc<()>, ())>(())
+        });
         assert_eq!(Arc::strong_count(&live), 100);
         drop(r);
         assert_eq!(Arc::strong_count(&live), 1);

@@ -88,6 +88,12 @@ const _: () = {
     assert!(offset_of!(xengnttab_copy_ptr_foreign, domid) == 6);
 };
 
+/// The buffer is backed with memory allocated with dma_alloc_wc.
+pub const GNTDEV_DMA_FLAG_WC: u32 = 1 << 0;
+
+/// The buffer is backed with memory allocated with dma_alloc_coherent.
+pub const GNTDEV_DMA_FLAG_COHERENT: u32 = 1 << 1;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,9 +113,3 @@ mod tests {
         assert_eq!((segs[0].len(), segs[0].status()), (77, -3));
     }
 }
-
-/// The buffer is backed with memory allocated with dma_alloc_wc.
-pub const GNTDEV_DMA_FLAG_WC: u32 = 1 << 0;
-
-/// The buffer is backed with memory allocated with dma_alloc_coherent.
-pub const GNTDEV_DMA_FLAG_COHERENT: u32 = 1 << 1;

@@ -184,7 +184,7 @@ impl World {
     /// before anything is read.
     unsafe fn step(&mut self, rng: &mut Rng, call: u64) {
         set_errno(0);
-        // SAFETY (whole body): see above.
+        // SAFETY: see above.
         unsafe {
             match rng.below(14) {
                 0 | 1 => {

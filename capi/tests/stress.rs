@@ -57,7 +57,7 @@ fn threads_signals_and_a_fork_leave_nothing_behind() {
         let pages = xengntshr_share_pages(gs, 0, refs.len() as i32, refs.as_mut_ptr(), 1);
         assert!(!pages.is_null());
         let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = on_usr1 as usize;
+        sa.sa_sigaction = on_usr1 as extern "C" fn(libc::c_int) as usize;
         sa.sa_flags = libc::SA_RESTART;
         assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, null_mut()), 0);
 

@@ -13,13 +13,6 @@ pub fn target_dir() -> PathBuf {
     exe.parent().and_then(Path::parent).expect("target/<profile>/deps").to_path_buf()
 }
 
-/// Our cdylib as cargo built it alongside this test (lld-linked).
-pub fn cargo_cdylib() -> PathBuf {
-    let p = target_dir().join("libxengnttab_capi.so");
-    assert!(p.exists(), "{} not built", p.display());
-    p
-}
-
 /// The shipped library, as `make lib` links it (`make test` builds it first).
 pub fn our_cdylib() -> PathBuf {
     let p = root().join("build/lib/libxengnttab.so.1.2");
