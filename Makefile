@@ -59,9 +59,11 @@ rust-xen-tests:
 		| sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' > $(BUILD)/rust-tests/list
 	test "$$(wc -l < $(BUILD)/rust-tests/list)" -eq 2
 
-# Tests that need no Xen: unit tests, kernel-ABI and C-ABI checks.
+# Tests that need no Xen: unit tests, kernel-ABI and C-ABI checks, the
+# stand-in suites, fuzzer and stress; then each crate on its rust-version.
 host-test: lib
 	$(CARGO) test --release --workspace
+	testing/check-msrv.sh
 
 TEST_SUITES := host-test xen-test debian-progs-test xdomain-test xdomain-test-pvh-dom0 display-test display-test-zero-copy
 # make stops at the first failing suite, so reaching the summary means all passed.
