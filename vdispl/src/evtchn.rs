@@ -8,9 +8,12 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 
-const fn ioc_none(nr: u32, size: u32) -> u32 {
-    // _IOC(_IOC_NONE, 'E', nr, size): dir 0 in bits 30-31
-    (size << 16) | ((b'E' as u32) << 8) | nr
+use xengnttab::ioctl::request_code_none;
+
+/// `_IOC(_IOC_NONE, 'E', nr, size)`, in this architecture's encoding (the
+/// library's: "none" has direction bits of its own on powerpc and mips).
+const fn ioc_none(nr: u8, size: usize) -> libc::c_ulong {
+    request_code_none(b'E', nr, size)
 }
 
 /// `struct ioctl_evtchn_bind_interdomain`
@@ -30,11 +33,11 @@ pub struct Port {
     pub port: u32,
 }
 
-pub const IOCTL_EVTCHN_BIND_INTERDOMAIN: u32 = ioc_none(1, std::mem::size_of::<BindInterdomain>() as u32);
-pub const IOCTL_EVTCHN_BIND_UNBOUND_PORT: u32 = ioc_none(2, std::mem::size_of::<BindUnboundPort>() as u32);
-pub const IOCTL_EVTCHN_UNBIND: u32 = ioc_none(3, std::mem::size_of::<Port>() as u32);
-pub const IOCTL_EVTCHN_NOTIFY: u32 = ioc_none(4, std::mem::size_of::<Port>() as u32);
-pub const IOCTL_EVTCHN_RESET: u32 = ioc_none(5, 0);
+pub const IOCTL_EVTCHN_BIND_INTERDOMAIN: libc::c_ulong = ioc_none(1, std::mem::size_of::<BindInterdomain>());
+pub const IOCTL_EVTCHN_BIND_UNBOUND_PORT: libc::c_ulong = ioc_none(2, std::mem::size_of::<BindUnboundPort>());
+pub const IOCTL_EVTCHN_UNBIND: libc::c_ulong = ioc_none(3, std::mem::size_of::<Port>());
+pub const IOCTL_EVTCHN_NOTIFY: libc::c_ulong = ioc_none(4, std::mem::size_of::<Port>());
+pub const IOCTL_EVTCHN_RESET: libc::c_ulong = ioc_none(5, 0);
 
 /// What the display code needs from event channels.
 pub trait EventChannels {
@@ -59,11 +62,11 @@ impl Evtchn {
         self.f.as_raw_fd()
     }
 
-    fn ioctl<T>(&self, req: u32, arg: &mut T) -> io::Result<u32> {
+    fn ioctl<T>(&self, req: libc::c_ulong, arg: &mut T) -> io::Result<u32> {
         // SAFETY: `arg` is the #[repr(C)] struct the kernel expects for
         // `req` (sizes checked against the header by tests/layout.rs), valid
         // for the call; the fd is open.
-        let rc = unsafe { libc::ioctl(self.f.as_raw_fd(), req as libc::c_ulong, arg as *mut T) };
+        let rc = unsafe { libc::ioctl(self.f.as_raw_fd(), req as _, arg as *mut T) };
         if rc < 0 {
             Err(io::Error::last_os_error())
         } else {
