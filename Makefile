@@ -19,13 +19,16 @@ all: lib
 # The shipped library under upstream's names: the C ABI crate's staticlib,
 # linked with GNU ld and upstream's own version script, which gives each
 # export its node (VERS_1.0/1.1/1.2, parents recorded) and keeps the rest local.
+# LIB_STRIP= keeps the symbols and debug information (the Debian build
+# strips them into the -dbgsym package itself).
+LIB_STRIP ?= -Wl,--strip-all
 lib:
-	$(CARGO) build --release -p xengnttab-capi
+	$(CARGO) rustc --profile shipped -p xengnttab-capi --crate-type staticlib
 	mkdir -p $(OUT_LIB)
 	$(CC) -shared -o $(OUT_LIB)/$(REALNAME) -fuse-ld=bfd \
-		-Wl,--whole-archive target/release/libxengnttab_capi.a -Wl,--no-whole-archive \
+		-Wl,--whole-archive target/shipped/libxengnttab_capi.a -Wl,--no-whole-archive \
 		-Wl,--version-script=capi/libxengnttab.map -Wl,-soname,$(SONAME) \
-		-Wl,--gc-sections -Wl,--strip-debug -Wl,-z,relro,-z,now -Wl,--as-needed -lgcc_s -lc
+		-Wl,--gc-sections $(LIB_STRIP) -Wl,-z,relro,-z,now -Wl,--as-needed -lgcc_s -lc
 	ln -sf $(REALNAME) $(OUT_LIB)/$(SONAME)
 	ln -sf $(SONAME) $(OUT_LIB)/libxengnttab.so
 
@@ -93,6 +96,13 @@ bench-bins: lib
 	mkdir -p $(BUILD)/bench/bin
 	$(CC) -std=gnu99 -Wall -Wextra -Werror -O2 -Iinclude -o $(BUILD)/bench/bin/bench bench/bench.c -L$(OUT_LIB) -lxengnttab
 	$(CC) -std=gnu99 -Wall -Wextra -Werror -O2 -o $(BUILD)/bench/bin/steps bench/steps.c
+
+# Size and load time of the shipped library beside Debian's (no Xen).
+.PHONY: bench-size
+bench-size: lib
+	mkdir -p $(BUILD)/bench/bin
+	$(CC) -std=gnu99 -Wall -Wextra -Werror -O2 -o $(BUILD)/bench/bin/loadtime bench/size/loadtime.c -ldl
+	bench/size/size.sh $(OUT_LIB)/$(REALNAME) /usr/lib/x86_64-linux-gnu/libxengnttab.so.1.2 $(BUILD)/bench/bin/loadtime
 
 .PHONY: bench-host
 bench-host: bench-bins
