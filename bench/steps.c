@@ -2,8 +2,9 @@
  * Where the time of a one-grant map + unmap goes, system call by system call.
  * No library: the raw gntdev sequence, in upstream's order (MAP ioctl, mmap,
  * GET_OFFSET_FOR_VADDR ioctl, munmap, UNMAP ioctl) and in ours (MAP ioctl,
- * mmap, UNMAP ioctl, munmap, with mmap's address hint where the last
- * mapping ended, as our library does), alternating cycle by cycle, with a clock read
+ * mmap with the address hint where the last mapping ended, GET_OFFSET_FOR_VADDR
+ * ioctl to check the address still holds the map, UNMAP ioctl, munmap, as our
+ * library does), alternating cycle by cycle, with a clock read
  * between calls. Prints, per order and per call, the median over `cycles` of
  * the call's time minus the median time of an empty clock-to-clock interval:
  *     step <order> <call> <ns>
@@ -70,11 +71,11 @@ static void cycle(int gntdev, uint32_t domid, uint32_t ref, int upstream_order, 
         die("mmap");
     b = now_ns(); t[MMAP] = b - a; a = b;
     unmap.index = map.index;
+    off.vaddr = (uintptr_t)p;
+    if (ioctl(gntdev, IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR, &off) || off.offset != map.index)
+        die("GET_OFFSET_FOR_VADDR");
+    b = now_ns(); t[GET_OFFSET] = b - a; a = b;
     if (upstream_order) {
-        off.vaddr = (uintptr_t)p;
-        if (ioctl(gntdev, IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR, &off) || off.offset != map.index)
-            die("GET_OFFSET_FOR_VADDR");
-        b = now_ns(); t[GET_OFFSET] = b - a; a = b;
         if (munmap(p, PAGE))
             die("munmap");
         b = now_ns(); t[MUNMAP] = b - a; a = b;
@@ -134,8 +135,6 @@ int main(int argc, char **argv)
     printf("step clock-read %llu\n", (unsigned long long)clock_ns);
     for (order = 0; order < 2; order++)
         for (s = 0; s < NSTEPS; s++) {
-            if (order == 1 && s == GET_OFFSET)
-                continue;
             uint64_t m = median(dur[order][s], cycles);
             printf("step %s %s %llu\n", order == 0 ? "upstream" : "ours", step_name[s],
                    (unsigned long long)(m > clock_ns ? m - clock_ns : 0));
