@@ -25,45 +25,6 @@
 #include <unistd.h>
 
 #define RW (PROT_READ | PROT_WRITE)
-#define OUT(...) snprintf(out, outlen, __VA_ARGS__)
-#define APPEND(...) snprintf(out + strlen(out), outlen - strlen(out), __VA_ARGS__)
-
-static xengnttab_handle *cg;   /* child's own handles */
-static xengntshr_handle *cs;
-
-static int child_open(char *out, size_t outlen)
-{
-    cg = xengnttab_open(NULL, 0);
-    cs = xengntshr_open(NULL, 0);
-    if (!cg || !cs) {
-        OUT("open %s", errname(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/* A share of n pages (pattern-filled) and its gnttab mapping. */
-static int child_share_map(int n, uint32_t *refs, unsigned char **s,
-                           unsigned char **m, char *out, size_t outlen)
-{
-    if (child_open(out, outlen))
-        return -1;
-    *s = xengntshr_share_pages(cs, 0, n, refs, 1);
-    if (!*s) {
-        OUT("share %s", errname(errno));
-        return -1;
-    }
-    fill_pattern(*s, (size_t)n * PAGE, 5);
-    if (m) {
-        *m = xengnttab_map_domain_grant_refs(cg, n, 0, refs, RW);
-        if (!*m) {
-            OUT("map %s", errname(errno));
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static void *anon_page(void)
 {
     void *p = mmap(NULL, PAGE, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -306,3 +306,37 @@ void run_cases(const struct bcase *cases, size_t n, unsigned timeout_s)
             check(0, "%s: case without expectation", c->key);
     }
 }
+
+xengnttab_handle *cg;
+xengntshr_handle *cs;
+
+int child_open(char *out, size_t outlen)
+{
+    cg = xengnttab_open(NULL, 0);
+    cs = xengntshr_open(NULL, 0);
+    if (!cg || !cs) {
+        OUT("open %s", errname(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int child_share_map(int n, uint32_t *refs, unsigned char **s, unsigned char **m, char *out, size_t outlen)
+{
+    if (child_open(out, outlen))
+        return -1;
+    *s = xengntshr_share_pages(cs, 0, n, refs, 1);
+    if (!*s) {
+        OUT("share %s", errname(errno));
+        return -1;
+    }
+    fill_pattern(*s, (size_t)n * PAGE, 5);
+    if (m) {
+        *m = xengnttab_map_domain_grant_refs(cg, n, 0, refs, PROT_READ | PROT_WRITE);
+        if (!*m) {
+            OUT("map %s", errname(errno));
+            return -1;
+        }
+    }
+    return 0;
+}

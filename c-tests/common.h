@@ -67,6 +67,20 @@ struct bcase {
 int full_match(const char *re, const char *s);
 void run_cases(const struct bcase *cases, size_t n, unsigned timeout_s);
 
+/* For case functions (run_isolated): the outcome, written or appended. */
+#define OUT(...) snprintf(out, outlen, __VA_ARGS__)
+#define APPEND(...) snprintf(out + strlen(out), outlen - strlen(out), __VA_ARGS__)
+
+/* The handles a case opens in its child: both kinds, or "open <E>" in out
+ * and -1. */
+extern xengnttab_handle *cg;
+extern xengntshr_handle *cs;
+int child_open(char *out, size_t outlen);
+/* child_open, then a share of n pattern-filled pages and, if m is not
+ * NULL, their gnttab mapping (read-write); on failure "share <E>" or
+ * "map <E>" in out and -1. */
+int child_share_map(int n, uint32_t *refs, unsigned char **s, unsigned char **m, char *out, size_t outlen);
+
 /* Open handles or print "<what>.errno: <E>" and exit 1. */
 xengnttab_handle *open_gnttab_or_exit(void);
 xengntshr_handle *open_gntshr_or_exit(void);

@@ -28,23 +28,7 @@
 #include <unistd.h>
 
 #define RW (PROT_READ | PROT_WRITE)
-#define OUT(...) snprintf(out, outlen, __VA_ARGS__)
-#define APPEND(...) snprintf(out + strlen(out), outlen - strlen(out), __VA_ARGS__)
 #define OVER_CAP ((1u << 24) + 1)
-
-static xengnttab_handle *cg;
-static xengntshr_handle *cs;
-
-static int child_open(char *out, size_t outlen)
-{
-    cg = xengnttab_open(NULL, 0);
-    cs = xengntshr_open(NULL, 0);
-    if (!cg || !cs) {
-        OUT("open %s", errname(errno));
-        return -1;
-    }
-    return 0;
-}
 
 /* `n` bytes that end where a PROT_NONE page begins: reading past them faults. */
 static void *before_guard(size_t n)
@@ -214,12 +198,8 @@ static void fork_child(void *a, char *out, size_t outlen)
     int pipefd[2], status, rc;
     pid_t pid;
     (void)a;
-    if (child_open(out, outlen))
+    if (child_share_map(1, &ref, &s, &m, out, outlen))
         return;
-    if (!(s = xengntshr_share_pages(cs, 0, 1, &ref, 1)) || !(m = xengnttab_map_grant_ref(cg, 0, ref, RW))) {
-        OUT("setup %s", errname(errno));
-        return;
-    }
     if (pipe(pipefd))
         return;
     pid = fork();
@@ -266,12 +246,8 @@ static void stale_unmap(void *a, char *out, size_t outlen)
     unsigned char *s, *m, *o;
     int rc;
     (void)a;
-    if (child_open(out, outlen))
+    if (child_share_map(1, &ref, &s, &m, out, outlen))
         return;
-    if (!(s = xengntshr_share_pages(cs, 0, 1, &ref, 1)) || !(m = xengnttab_map_grant_ref(cg, 0, ref, RW))) {
-        OUT("setup %s", errname(errno));
-        return;
-    }
     munmap(m, PAGE);
     if (!(o = occupy(m))) {
         OUT("occupy failed");
@@ -291,12 +267,8 @@ static void stale_then_new(void *a, char *out, size_t outlen)
     unsigned char *s, *m, *n;
     int rc;
     (void)a;
-    if (child_open(out, outlen))
+    if (child_share_map(1, &ref, &s, &m, out, outlen))
         return;
-    if (!(s = xengntshr_share_pages(cs, 0, 1, &ref, 1)) || !(m = xengnttab_map_grant_ref(cg, 0, ref, RW))) {
-        OUT("setup %s", errname(errno));
-        return;
-    }
     munmap(m, PAGE);
     errno = 0;
     rc = xengnttab_unmap(cg, m, 1);
@@ -313,12 +285,8 @@ static void stale_unshare(void *a, char *out, size_t outlen)
     unsigned char *s, *o;
     int rc;
     (void)a;
-    if (child_open(out, outlen))
+    if (child_share_map(1, &ref, &s, NULL, out, outlen))
         return;
-    if (!(s = xengntshr_share_pages(cs, 0, 1, &ref, 1))) {
-        OUT("setup %s", errname(errno));
-        return;
-    }
     munmap(s, PAGE);
     if (!(o = occupy(s))) {
         OUT("occupy failed");

@@ -1,35 +1,14 @@
 //! The C ABI on a real hypervisor, from Rust. These need /dev/xen, so they
 //! are `#[ignore]`d on a plain host; `make xen-test` runs them in dom0.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 
 use xengnttab_capi::gnttab::{xengnttab_map_domain_grant_refs, xengnttab_map_grant_ref, xengnttab_unmap};
 use xengnttab_capi::gntshr::{xengntshr_share_pages, xengntshr_unshare};
 use xengnttab_capi::handle::{recorded, xengnttab_close, xengnttab_open, xengntshr_close, xengntshr_open};
 
-/// Counts this thread's heap allocations, to show the map/unmap hot path
-/// does none.
-struct CountingAlloc;
-thread_local!(static ALLOCATIONS: Cell<u64> = const { Cell::new(0) });
-// SAFETY: forwards to the system allocator; the counter is a thread-local Cell.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 #[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
+static COUNTING: xengnttab_standin::CountingAlloc = xengnttab_standin::CountingAlloc;
+use xengnttab_standin::allocations;
 
 #[test]
 #[ignore = "needs /dev/xen: run by `make xen-test` in dom0"]

@@ -26,18 +26,7 @@ macro_rules! on_standin {
     )+};
 }
 
-on_standin!(
-    shared_pages_are_visible_through_a_grant_mapping_both_ways,
-    dropping_mappings_and_shares_releases_them,
-    a_read_only_share_refuses_a_writable_map_with_a_typed_error,
-    grant_copy_moves_bytes_and_reports_per_segment_status,
-    unmap_notification_clears_the_byte_when_the_mapping_drops,
-    kernel_refusals_come_back_as_errors_with_errno,
-    many_threads_share_one_handle,
-    a_detached_mapping_whose_address_was_reused_is_refused_and_the_occupant_kept,
-    a_fork_child_cannot_touch_the_parents_mappings,
-    map_and_unmap_of_small_counts_do_not_allocate,
-);
+cases::every_case!(on_standin);
 
 /// A test body run with the stand-in (in a child process); `$env` are the
 /// stand-in's settings.
@@ -264,15 +253,7 @@ standin_test!(a_share_whose_address_was_reused_is_not_unmapped; {
     let shr = GntShr::open().unwrap();
     let mut refs = [0u32; 1];
     let s = shr.share_detached(DOM0, &mut refs, true, UnmapNotify::default()).unwrap();
-    let at = s.addr();
-    // SAFETY: the test's own share and its own replacement mapping.
-    let occupant = unsafe {
-        assert_eq!(libc::munmap(at.cast(), PAGE), 0);
-        let p = libc::mmap(at.cast(), PAGE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED, -1, 0);
-        assert_eq!(p, at.cast());
-        p.cast::<u8>().write(0x5a);
-        p.cast::<u8>()
-    };
+    let occupant = cases::occupy(s.addr());
     let (_s, e) = shr.unshare_detached(s).unwrap_err();
     assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
     // SAFETY: still the test's own mapping.

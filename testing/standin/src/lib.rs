@@ -1,6 +1,7 @@
-//! The kernel stand-in for tests: `libxgt-standin.so`, an `LD_PRELOAD`
+//! Test support: the kernel stand-in, `libxgt-standin.so`, an `LD_PRELOAD`
 //! library standing in for `/dev/xen/gntdev` and `/dev/xen/gntalloc`
-//! (`standin.c` says what it models), and the helpers tests use it with.
+//! (`standin.c` says what it models), the helpers tests use it with, and a
+//! counting allocator.
 //!
 //! A test that needs it calls [`preloaded`]: the first time, in the test
 //! process, it runs the same test again in a child process with the stand-in
@@ -132,4 +133,30 @@ pub fn stats() -> Stats {
     // SAFETY: the stand-in fills a struct xgt_standin_stats, which Stats mirrors.
     unsafe { std::mem::transmute::<*mut libc::c_void, F>(f)(&mut s) };
     s
+}
+
+/// A global allocator that counts each thread's allocations, for tests that
+/// show a path allocates nothing: `#[global_allocator] static A:
+/// CountingAlloc = CountingAlloc;` in the test binary, then [`allocations`].
+#[derive(Debug)]
+pub struct CountingAlloc;
+
+thread_local!(static ALLOCATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) });
+
+// SAFETY: forwards to the system allocator; the counter is a thread-local Cell.
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as ours.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
+/// Heap allocations this thread made so far (with [`CountingAlloc`] installed).
+pub fn allocations() -> u64 {
+    ALLOCATIONS.with(std::cell::Cell::get)
 }

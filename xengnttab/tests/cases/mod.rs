@@ -3,8 +3,6 @@
 //! maps them. The stand-in agrees with the real drivers on every one.
 #![allow(dead_code)] // each test binary runs the cases it lists
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::fs;
 
 use xengnttab::gnttab::{CopySegment, DmaFlags, GntDev, GrantAddr, Grants, ReadOnly, ReadWrite, Released};
@@ -14,27 +12,42 @@ use xengnttab::{DomId, Error, Op, UnmapNotify};
 const PAGE: usize = 4096;
 const DOM0: DomId = DomId::SELF_GRANT;
 
-/// Counts this thread's heap allocations, to show the map/unmap hot path
-/// does none.
-struct CountingAlloc;
-thread_local!(static ALLOCATIONS: Cell<u64> = const { Cell::new(0) });
-// SAFETY: forwards to the system allocator; the counter is a thread-local Cell.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 #[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
+static COUNTING: xengnttab_standin::CountingAlloc = xengnttab_standin::CountingAlloc;
+use xengnttab_standin::allocations;
 
-fn allocations() -> u64 {
-    ALLOCATIONS.with(Cell::get)
+/// Calls `$m!` with the name of every case: the one list that `xen.rs` and
+/// `standin.rs` both run.
+macro_rules! every_case {
+    ($m:ident) => {
+        $m!(
+            shared_pages_are_visible_through_a_grant_mapping_both_ways,
+            dropping_mappings_and_shares_releases_them,
+            a_read_only_share_refuses_a_writable_map_with_a_typed_error,
+            grant_copy_moves_bytes_and_reports_per_segment_status,
+            unmap_notification_clears_the_byte_when_the_mapping_drops,
+            kernel_refusals_come_back_as_errors_with_errno,
+            many_threads_share_one_handle,
+            a_detached_mapping_whose_address_was_reused_is_refused_and_the_occupant_kept,
+            a_fork_child_cannot_touch_the_parents_mappings,
+            map_and_unmap_of_small_counts_do_not_allocate,
+        );
+    };
+}
+pub(crate) use every_case;
+
+/// Unmap the page at `at` behind the library's back and put an anonymous
+/// page holding 0x5a there instead: what a caller's bug leaves.
+pub fn occupy(at: *mut u8) -> *mut u8 {
+    // SAFETY: the caller owns the page at `at` and gives it up; MAP_FIXED
+    // replaces only that page.
+    unsafe {
+        assert_eq!(libc::munmap(at.cast(), PAGE), 0);
+        let p = libc::mmap(at.cast(), PAGE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED, -1, 0);
+        assert_eq!(p, at.cast());
+        p.cast::<u8>().write(0x5a);
+        p.cast()
+    }
 }
 
 /// Every test holds this while it runs: the tests look at which mappings
@@ -199,15 +212,7 @@ pub fn a_detached_mapping_whose_address_was_reused_is_refused_and_the_occupant_k
     let at = m.addr();
     // The caller unmaps it behind the library's back and something else
     // takes the address.
-    // SAFETY: the test owns both mappings; MAP_FIXED replaces only the
-    // range this test just unmapped.
-    let occupant = unsafe {
-        assert_eq!(libc::munmap(at.cast(), PAGE), 0);
-        let p = libc::mmap(at.cast(), PAGE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED, -1, 0);
-        assert_eq!(p, at.cast());
-        p.cast::<u8>().write(0x5a);
-        p.cast::<u8>()
-    };
+    let occupant = occupy(at);
     let (m, err) = dev.unmap_detached(m).expect_err("the address holds something else now");
     assert_eq!(err, Error::Os { op: Op::GetOffsetForVaddr, errno: libc::EINVAL });
     // SAFETY: the occupant is still mapped (that is the point).
