@@ -4,6 +4,16 @@
 use std::fmt;
 
 /// What failed.
+///
+/// ```no_run
+/// use xengnttab::{gnttab::GntDev, Error, Op};
+/// match GntDev::open() {
+///     Ok(_) => {}
+///     Err(e @ Error::Os { op: Op::OpenGntdev, errno: libc::ENOENT }) => eprintln!("no Xen here: {e}"),
+///     Err(e) => return Err(e.into()), // into std::io::Error, message kept
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

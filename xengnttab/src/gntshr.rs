@@ -189,6 +189,16 @@ fn still_a_share(region: &Region) -> bool {
 }
 
 /// Pages shared with another domain; unshared on drop.
+///
+/// ```no_run
+/// use xengnttab::{gntshr::GntShr, DomId};
+/// let shr = GntShr::open()?;
+/// let pages = shr.share_pages(DomId::new(5), 2, false)?; // domain 5 may only read
+/// pages.write(4096, b"second page")?;
+/// println!("tell domain 5: refs {:?}", pages.refs());
+/// pages.unshare()?; // or let it drop
+/// # Ok::<(), xengnttab::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct SharedPages<'a> {
     shr: &'a GntShr,

@@ -132,6 +132,17 @@ impl GntDev {
 
 /// A dma-buf made from grants. Dropping it closes our descriptor; the
 /// grants stay mapped until every importer lets go too.
+///
+/// ```no_run
+/// use xengnttab::{gnttab::{DmaFlags, GntDev}, DomId};
+/// let dev = GntDev::open()?;
+/// // A guest's frame buffer, granted as refs 8..=11, as a dma-buf (an
+/// // auto-translated dom0: arm64, or x86 PVH with a fixed kernel).
+/// let buf = dev.dmabuf_export(DomId::new(5), DmaFlags::WC, &[8, 9, 10, 11])?;
+/// // ... hand buf.fd() to DRM (PRIME_FD_TO_HANDLE) and scan it out ...
+/// buf.release(2000)?; // the grants go back once DRM let go too
+/// # Ok::<(), xengnttab::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct ExportedDmabuf<'a> {
     dev: &'a GntDev,
@@ -158,6 +169,17 @@ impl ExportedDmabuf<'_> {
 }
 
 /// Grants made from a dma-buf's pages; the grants end on drop.
+///
+/// ```no_run
+/// use std::os::fd::AsFd;
+/// use xengnttab::{gnttab::GntDev, DomId};
+/// # fn scanout_buffer() -> std::fs::File { unimplemented!() }
+/// let dev = GntDev::open()?;
+/// let dumb = scanout_buffer(); // a DRM dumb buffer exported with PRIME: 1 MiB
+/// let shared = dev.dmabuf_import(DomId::new(5), dumb.as_fd(), 256)?;
+/// println!("the guest draws into refs {:?}", shared.refs());
+/// # Ok::<(), xengnttab::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct ImportedDmabuf<'a> {
     dev: &'a GntDev,
