@@ -1,12 +1,12 @@
 #!/bin/bash
 # Fetch Debian's Xen toolstack and QEMU for the two-domain rig (never installed:
-# apt-get download + dpkg-deb -x into $RIG_CACHE/xdomain/pkgs), after rig/fetch.sh.
+# apt-get download + dpkg-deb -x into $RIG_CACHE_DIR/xdomain/pkgs), after rig/fetch.sh.
 # Their shared libraries come from the host (installed with apt here, like
 # rig/fetch.sh does for its tools), so mkinitrd.sh's ldd closure finds them.
-# Writes $RIG_CACHE/xdomain/current.env. Fails naming any package it cannot get.
+# Writes $RIG_CACHE_DIR/xdomain/current.env. Fails naming any package it cannot get.
 set -euo pipefail
 . "$(dirname "$0")/../rig/common.sh"
-XC=$RIG_CACHE/xdomain
+XC=$RIG_CACHE_DIR/xdomain
 mkdir -p "$XC"/{debs,pkgs,stamps}
 
 # Programs we run (unpacked, not installed).
