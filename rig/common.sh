@@ -17,7 +17,7 @@ export RIG_DEBIAN=${RIG_DEBIAN:-12}
 RIG_CACHE=${RIG_CACHE:-$HOME/.cache/xengnttab-rig}
 RIG_CACHE_DIR=$RIG_CACHE${RIG_SUB:+/$RIG_SUB}
 RIG_BUILD=$TOP/build${RIG_SUB:+/$RIG_SUB}
-RIG_OUT=${RIG_OUT:-$RIG_BUILD/rig}
+RIG_OUT=${RIG_OUT:-$RIG_BUILD/${RIG_OUT_NAME:-rig}}   # a caller's default name, e.g. rig-xdomain
 # The host's own release runs with the host's apt and tools; another release
 # gets a private apt state and build chroot in its cache (rig/debs.sh, kbuild.sh).
 RIG_NATIVE=0

@@ -134,6 +134,13 @@ candidate_versions() {
     done
 }
 
+# candidate_of PKG: apt's candidate version of PKG, on stdout.
+candidate_of() {
+    declare -A _c=()
+    candidate_versions _c "$1"
+    echo "${_c[$1]}"
+}
+
 # listed_versions [host] PKG: every version apt lists for PKG, newest first
 # (the release's apt, or the host's).
 listed_versions() {
