@@ -28,12 +28,12 @@ VERSION=$(sed -n '/^\[package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' Cargo.toml |
 VERSION=$VERSION+deb$RIG_DEBIAN
 # The Debian version we stand in for (Provides: libxengnttab1 (= this)): the
 # libxengnttab1 installed (on this host if it runs that release, or in the
-# dpkg database DPKG_ADMINDIR), so that installing ours satisfies every Xen
+# dpkg database INSTALLED_ADMINDIR), so that installing ours satisfies every Xen
 # package exactly as installed and apt upgrades none of them; else apt's
 # candidate of that release. Override with `make deb XEN_DEB_VERSION=...`.
 if [[ -z ${XEN_DEB_VERSION:-} ]]; then
-  if [[ $RIG_NATIVE == 1 || -n ${DPKG_ADMINDIR:-} ]]; then
-    XEN_DEB_VERSION=$(dpkg-query --admindir="${DPKG_ADMINDIR:-/var/lib/dpkg}" -W \
+  if [[ $RIG_NATIVE == 1 || -n ${INSTALLED_ADMINDIR:-} ]]; then
+    XEN_DEB_VERSION=$(dpkg-query --admindir="${INSTALLED_ADMINDIR:-/var/lib/dpkg}" -W \
       -f='${db:Status-Abbrev} ${Version}' libxengnttab1 2>/dev/null | sed -n 's/^ii  *//p')
   fi
   [[ -n $XEN_DEB_VERSION ]] || XEN_DEB_VERSION=$(apt_retrying candidate_of libxengnttab1)
