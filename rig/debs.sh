@@ -153,19 +153,21 @@ listed_versions() {
 # In the second pass another version apt lists is taken if that one is not
 # served (not with "exact"), and ARRAY[NAME] is set to the version fetched.
 download_deb() {
-    local dir=$1 name=$2 exact=${4:-}
-    local -n _ver=$3
-    local want=${_ver[$name]} v tried=()
-    for v in "$want" $([ "${RIG_APT_PASS:-}" = 1 ] || [ -n "$exact" ] || listed_versions "$name"); do
-        case " ${tried[*]} " in *" $v "*) continue ;; esac
-        tried+=("$v")
-        [ "$v" = "$want" ] || log "WARNING: $name=$want cannot be downloaded; falling back to $name=$v"
-        if (cd "$dir" && rig_apt_get download -q "$name=$v" >&2); then
-            _ver[$name]=$v
+    # (local names with a prefix: ARRAY is the caller's variable, by name)
+    local _dd_dir=$1 _dd_name=$2 _dd_exact=${4:-} _dd_v _dd_tried=()
+    local -n _dd_ver=$3
+    local _dd_want=${_dd_ver[$_dd_name]}
+    for _dd_v in "$_dd_want" $([ "${RIG_APT_PASS:-}" = 1 ] || [ -n "$_dd_exact" ] || listed_versions "$_dd_name"); do
+        case " ${_dd_tried[*]} " in *" $_dd_v "*) continue ;; esac
+        _dd_tried+=("$_dd_v")
+        [ "$_dd_v" = "$_dd_want" ] ||
+            log "WARNING: $_dd_name=$_dd_want cannot be downloaded; falling back to $_dd_name=$_dd_v"
+        if (cd "$_dd_dir" && rig_apt_get download -q "$_dd_name=$_dd_v" >&2); then
+            _dd_ver[$_dd_name]=$_dd_v
             return 0
         fi
     done
-    apt_stale "cannot download package $name (tried ${tried[*]/#/$name=})"
+    apt_stale "cannot download package $_dd_name (tried ${_dd_tried[*]/#/$_dd_name=})"
 }
 
 # fetch_pkg CACHE NAME ARRAY [exact]: download (once, stamped by version) and
