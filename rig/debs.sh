@@ -183,7 +183,7 @@ fetch_pkg() {
     rm -f "$cache/debs/${name}_"*.deb
     download_deb "$cache/debs" "$name" "$3" "${4:-}"
     stamp="$cache/stamps/pkg-${name}_${_fver[$name]//[:\/]/_}"
-    deb=$(ls "$cache/debs/${name}_"*.deb 2>/dev/null | head -n1)
+    deb=$(cached_deb "$cache/debs" "$name")
     [ -n "$deb" ] || die "package $name downloaded no .deb"
     rm -rf "$cache/pkgs/$name"
     dpkg-deb -x "$deb" "$cache/pkgs/$name" || die "cannot extract $deb"
@@ -258,14 +258,14 @@ make_root() {
     log "unpacking ${#names[@]} $RIG_CODENAME packages into $dir"
     mkdir -p "$RIG_CACHE_DIR/debs"
     for n in "${names[@]}"; do
-        [ -n "$(cached_deb "$n" "${_mr[$n]}")" ] || download_deb "$RIG_CACHE_DIR/debs" "$n" _mr "${exact[$n]:-}"
+        [ -n "$(cached_deb "$RIG_CACHE_DIR/debs" "$n" "${_mr[$n]}")" ] || download_deb "$RIG_CACHE_DIR/debs" "$n" _mr "${exact[$n]:-}"
     done
     rm -rf "$dir" "$dir.versions"
     mkdir -p "$dir/usr"
     # usr-merged: /bin, /lib... are links into /usr, as on an installed system.
     for d in bin sbin lib lib64; do mkdir -p "$dir/usr/$d" && ln -s "usr/$d" "$dir/$d"; done
     for n in "${names[@]}"; do
-        deb=$(cached_deb "$n" "${_mr[$n]}")
+        deb=$(cached_deb "$RIG_CACHE_DIR/debs" "$n" "${_mr[$n]}")
         [ -n "$deb" ] || die "no .deb of $n=${_mr[$n]} in $RIG_CACHE_DIR/debs"
         dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dir" --keep-directory-symlink ||
             die "cannot unpack $deb into $dir"
@@ -273,10 +273,10 @@ make_root() {
     echo "$list" > "$dir.versions"
 }
 
-# cached_deb NAME VERSION: the .deb apt-get download left in the cache, if any
-# (apt writes an epoch's colon as %3a).
+# cached_deb DIR NAME [VERSION]: the .deb of NAME (at VERSION) that apt-get
+# download left in DIR, if any (apt writes an epoch's colon as %3a).
 cached_deb() {
-    local f
-    for f in "$RIG_CACHE_DIR/debs/${1}_${2//:/%3a}_"*.deb; do [ -f "$f" ] && echo "$f" && return; done
+    local f v=${3:+${3//:/%3a}_}
+    for f in "$1/${2}_$v"*.deb; do [ -f "$f" ] && echo "$f" && return; done
     return 0
 }
