@@ -16,9 +16,10 @@
 #   5. Restore: ours out, Debian's libxengnttab1 back and loaded again.
 #   6. On a host of that release, apt's resolver (simulation) installs ours
 #      removing only libxengnttab1 and changing nothing else.
-# Packages other than those are stubbed as installed in the root's status
-# file (status only, no files), so dependency checks are real for the ones
-# under test. KEEP=1 keeps the work dir. Exits non-zero on the first failure.
+# The other Xen libraries those need go in for real with Debian's library;
+# everything else is stubbed as installed in the root's status file (status
+# only, no files), so dependency checks are real for the packages under test
+# (test-root.sh). KEEP=1 keeps the work dir. Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . packaging/test-root.sh
