@@ -68,10 +68,20 @@ host-test: lib
 	$(CARGO) test --release --workspace
 	testing/check-msrv.sh
 
-TEST_SUITES := host-test xen-test debian-progs-test xdomain-test xdomain-test-pvh-dom0 display-test display-test-zero-copy
+# The real-Xen suites run once per Debian release the rig boots (RIG_DEBIAN,
+# rig/release/): `make test-debian13` runs them for Debian 13 alone.
+XEN_SUITES := xen-test debian-progs-test xdomain-test xdomain-test-pvh-dom0 display-test display-test-zero-copy
+TEST_RELEASES := 12 13
+.PHONY: host-deps $(TEST_RELEASES:%=test-debian%)
+$(TEST_RELEASES:%=test-debian%): test-debian%:
+	$(MAKE) RIG_DEBIAN=$* $(XEN_SUITES)
 # make stops at the first failing suite, so reaching the summary means all passed.
-test: $(TEST_SUITES)
-	@echo "suites: $(words $(TEST_SUITES)) passed, 0 failed"
+test: host-test $(TEST_RELEASES:%=test-debian%)
+	@echo "suites: $(words host-test $(foreach r,$(TEST_RELEASES),$(XEN_SUITES))) passed, 0 failed (real-Xen suites on Debian $(TEST_RELEASES))"
+
+# The host packages building and testing need (installed with apt; root).
+host-deps:
+	rig/host-deps.sh
 
 clean:
 	rm -rf $(BUILD)
@@ -115,13 +125,13 @@ bench: bench-bins
 	cp "$$(command -v strace)" $(BUILD)/bench/bin/strace
 	SUITE=bench/suite.txt TEST_BIN=$(BUILD)/bench/bin RUST_LIST=/nonexistent RIG_TEST_TIMEOUT=1500 \
 		RIG_BOOT_TIMEOUT=1800 RIG_QEMU_ARGS="$(BENCH_QEMU_ARGS)" rig/run.sh
-	python3 bench/report.py build/rig/results/dom0/bench.ours.out
+	python3 bench/report.py $(RIG_BUILD)/rig/results/dom0/bench.ours.out
 
 # map1 and map256 across domains, as a backend maps a frontend's grants: a PV
 # guest shares, dom0 maps (bench/run-xdomain.sh, in the two-domain rig).
 # BENCH_DOM0=pvh runs it in a PVH dom0.
 BENCH_DOM0 ?= pv
-XD_BENCH_OUT = $(BUILD)/bench-xdomain-$(BENCH_DOM0)
+XD_BENCH_OUT = $(RIG_BUILD)/bench-xdomain-$(BENCH_DOM0)
 .PHONY: bench-xdomain
 bench-xdomain: bench-bins xdomain-progs
 	rm -rf $(BUILD)/bench/xdomain-bin && mkdir -p $(BUILD)/bench/xdomain-bin
@@ -136,7 +146,10 @@ bench-xdomain: bench-bins xdomain-progs
 # para-virtual display is served by vdispl-backend on this library, and leaves
 # the captured frames in build/display/frames/.
 .PHONY: demo demo-lib
-demo: demo-lib display-demo
+# First the host packages it needs (nothing to do once installed).
+demo:
+	$(MAKE) host-deps
+	$(MAKE) demo-lib display-demo
 
 demo-lib: lib
 	$(CARGO) build --release --example demo
@@ -144,4 +157,4 @@ demo-lib: lib
 	cp target/release/examples/demo $(BUILD)/demo/bin/
 	SUITE=examples/demo-suite.txt TEST_BIN=$(BUILD)/demo/bin RUST_LIST=/nonexistent rig/run.sh
 	@echo "--- what the demo printed in dom0 ---"
-	@cat build/rig/results/dom0/demo.ours.out
+	@cat $(RIG_BUILD)/rig/results/dom0/demo.ours.out

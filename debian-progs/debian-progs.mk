@@ -6,7 +6,7 @@
 # Each boot has its own output directory, so it never collides with other rig users.
 .PHONY: debian-progs-fetch debian-progs-stage debian-progs-test debian-progs-test-pv debian-progs-test-pvh
 
-DP_BIN := $(BUILD)/debian-progs/bin
+DP_BIN := $(RIG_BUILD)/debian-progs/bin
 DP_RIG = SUITE=debian-progs/$(1) TEST_BIN=$(DP_BIN) RUST_LIST=/nonexistent \
 	DIFFERENCES=debian-progs/differences.txt RIG_TEST_TIMEOUT=300 RIG_BOOT_TIMEOUT=900
 
@@ -19,8 +19,8 @@ debian-progs-stage: debian-progs-fetch
 debian-progs-test: debian-progs-test-pv debian-progs-test-pvh
 
 debian-progs-test-pv: lib debian-progs-stage
-	$(call DP_RIG,suite.txt) RIG_OUT=$(CURDIR)/$(BUILD)/rig-debian rig/run.sh
+	$(call DP_RIG,suite.txt) RIG_OUT=$(CURDIR)/$(RIG_BUILD)/rig-debian rig/run.sh
 
 debian-progs-test-pvh: lib debian-progs-stage
-	$(call DP_RIG,suite-pvh.txt) RIG_OUT=$(CURDIR)/$(BUILD)/rig-debian-pvh \
+	$(call DP_RIG,suite-pvh.txt) RIG_OUT=$(CURDIR)/$(RIG_BUILD)/rig-debian-pvh \
 		RIG_CPU=qemu64,+svm,+npt RIG_MEM=2048 rig/run.sh

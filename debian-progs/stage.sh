@@ -9,16 +9,15 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=$1
-RIG_CACHE=${RIG_CACHE:-$HOME/.cache/xengnttab-rig}
-P=$RIG_CACHE/debian-progs/pkgs
-die() { echo "debian-progs: ERROR: $*" >&2; exit 1; }
-[ -f "$RIG_CACHE/debian-progs/current.env" ] || die "run debian-progs/fetch.sh first"
+. "$HERE/../rig/common.sh"
+P=$RIG_CACHE_DIR/debian-progs/pkgs
+[ -f "$RIG_CACHE_DIR/debian-progs/current.env" ] || die "run debian-progs/fetch.sh first"
 
 rm -rf "$OUT"
 mkdir -p "$OUT/lib"
-XB=$P/xen-utils-4.17/usr/lib/xen-4.17/bin
+XB=$P/xen-utils-$RIG_XEN/usr/lib/xen-$RIG_XEN/bin
 for b in xenstored xen-init-dom0 vchan-socket-proxy depriv-fd-checker test-resource; do
-    [ -x "$XB/$b" ] || die "$b missing from xen-utils-4.17 ($XB)"
+    [ -x "$XB/$b" ] || die "$b missing from xen-utils-$RIG_XEN ($XB)"
     cp "$XB/$b" "$OUT/"
 done
 for b in xenstore-read xenstore-write xenstore-ls xenstore-list xenstore-exists \
@@ -35,6 +34,6 @@ for d in "$P"/lib*; do
         cp -L "$f" "$OUT/lib/"
     done
 done
-[ -e "$OUT/lib/libxenctrl.so.4.17" ] || die "libxenctrl.so.4.17 not staged"
+[ -e "$OUT/lib/libxenctrl.so.$RIG_XEN" ] || die "libxenctrl.so.$RIG_XEN not staged"
 install -m 755 "$HERE"/scripts/*.sh "$OUT/"
-echo "debian-progs: staged $(ls "$OUT" | wc -l) files, $(ls "$OUT/lib" | wc -l) libraries in $OUT" >&2
+log "debian-progs: staged $(ls "$OUT" | wc -l) files, $(ls "$OUT/lib" | wc -l) libraries in $OUT"

@@ -1,6 +1,6 @@
 #!/bin/bash
 # display-test/run.sh test|demo|bench: the para-virtual display end to end.
-# Boots Xen 4.17 under QEMU once (PV dom0 with Debian's toolstack on this
+# Boots Xen under QEMU once (PV dom0 with Debian's toolstack on this
 # project's library, as in xdomain/), starts vdispl-backend in dom0, then PV
 # guests (256 MB) whose drm_xen_front it serves; dom0 runs suite-MODE.txt.
 # On the host: rig/report.py judges the dom0 scripts, check-frames.py checks
@@ -8,14 +8,17 @@
 #   test:  map (be-alloc=0), map (be-alloc=1), hostile frontend
 #   demo:  one guest, 8 frames; PNGs left in build/display/frames/
 #   bench: flips/s and backend CPU per frame at 1024x768 and 1920x1080
-# Settings: OURS_LIB, DT_OUT (build/display[-MODE]), RIG_BOOT_TIMEOUT.
+# Settings: OURS_LIB, DT_OUT (build[/<release>]/display[-MODE]), RIG_BOOT_TIMEOUT,
+# RIG_DEBIAN (rig/README.md).
 set -euo pipefail
 MODE=${1:-test}
 case $MODE in test|demo|bench) ;; *) echo "usage: $0 test|demo|bench" >&2; exit 2 ;; esac
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-DT_OUT=${DT_OUT:-$TOP/build/display$([ "$MODE" = demo ] || echo "-$MODE")}
-export RIG_OUT=$DT_OUT
+unset RIG_OUT
+[ -z "${DT_OUT:-}" ] || RIG_OUT=$DT_OUT
+RIG_OUT_NAME=display$([ "$MODE" = demo ] || echo "-$MODE")
 . "$TOP/rig/common.sh"
+export RIG_OUT
 DDIR=$TOP/display-test XDIR=$TOP/xdomain
 t0=$(date +%s)
 . "$XDIR/env.sh"
@@ -40,12 +43,12 @@ RIG_MODULES="xen-evtchn xen-gntdev xen-gntalloc xenfs drm drm_kms_helper xen-fro
 
 # --- dom0 image: toolstack, guest kernel + initramfs, backend, dom0 scripts ---
 D=$STAGE/dom0 B=$STAGE/dom0-bin
-XB=usr/lib/xen-4.17/bin
+XB=usr/lib/xen-$RIG_XEN/bin
 mkdir -p "$D/xd" "$D/$XB" "$D/usr/bin"
 cp "$VMLINUZ" "$D/xd/vmlinuz"
 cp "$RIG_OUT/guest.initrd.gz" "$D/xd/guest.initrd.gz"
 for b in xl xenstored xenconsoled xen-init-dom0 libxl-save-helper; do
-    cp -a "$XD_PKGS/xen-utils-4.17/$XB/$b" "$D/$XB/"
+    cp -a "$XD_PKGS/xen-utils-$RIG_XEN/$XB/$b" "$D/$XB/"
 done
 cp -a "$XD_PKGS"/xenstore-utils/usr/bin/xenstore* "$D/usr/bin/"
 cp "$XDIR"/tests/{xd-lib.sh,xd-wait.sh,xd-toolstack} "$B/"

@@ -7,7 +7,8 @@
 # released, with no refusal.
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-OUT=${DT_OUT:-$TOP/build/display-zero-copy}
+. "$TOP/rig/common.sh"
+OUT=${DT_OUT:-$RIG_BUILD/display-zero-copy}
 RIG_DOM0_MODE=pvh DT_OUT=$OUT "$TOP/display-test/run.sh" demo
 log=$OUT/vdispl.log
 exported=$(grep -c 'dma-buf exported' "$log" || true)

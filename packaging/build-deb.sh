@@ -3,9 +3,12 @@
 #   libxengnttab1-rs      the runtime library, replacing Debian's libxengnttab1
 #   libxengnttab-rs-dev   header, .so link and pkg-config file, diverting
 #                         libxen-dev's copies of those three files
-# into build/deb/. See packaging/README.md for the design.
+# for the Debian release RIG_DEBIAN (12 by default; rig/release/) into
+# build[/<release>]/deb/ (DEB_OUT). See packaging/README.md for the design.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. rig/common.sh
+. rig/debs.sh
 
 die() { echo "build-deb: error: $*" >&2; exit 1; }
 for tool in dpkg dpkg-deb dpkg-shlibdeps dpkg-architecture objdump strip gzip md5sum; do
@@ -18,22 +21,28 @@ LIB=build/lib/libxengnttab.so.1.2
 
 ARCH=$(dpkg --print-architecture)
 MULTIARCH=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)
-# Version: the C ABI crate's (capi/Cargo.toml); native package (no Debian revision).
+# Version: the C ABI crate's (capi/Cargo.toml) and the release it is built
+# for, e.g. 1.2.0+deb13; native package (no Debian revision).
 VERSION=$(sed -n '/^\[package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' capi/Cargo.toml | head -1)
 [[ -n $VERSION ]] || die "no version in capi/Cargo.toml"
-# The Debian version we stand in for (Provides: libxengnttab1 (= this)). By
-# default the archive's candidate, so that libxen-dev's exact-version Depends
-# stays satisfied; override with `make deb XEN_DEB_VERSION=...`.
+VERSION=$VERSION+deb$RIG_DEBIAN
+# The Debian version we stand in for (Provides: libxengnttab1 (= this)): the
+# libxengnttab1 installed (on this host if it runs that release, or in the
+# dpkg database INSTALLED_ADMINDIR), so that installing ours satisfies every Xen
+# package exactly as installed and apt upgrades none of them; else apt's
+# candidate of that release. Override with `make deb XEN_DEB_VERSION=...`.
 if [[ -z ${XEN_DEB_VERSION:-} ]]; then
-  XEN_DEB_VERSION=$(apt-cache policy libxengnttab1 2>/dev/null | sed -n 's/^ *Candidate: *//p')
-  [[ $XEN_DEB_VERSION == "(none)" ]] && XEN_DEB_VERSION=
-  XEN_DEB_VERSION=${XEN_DEB_VERSION:-4.17.7+13-g2445b30a44-0+deb12u1}
+  if [[ $RIG_NATIVE == 1 || -n ${INSTALLED_ADMINDIR:-} ]]; then
+    XEN_DEB_VERSION=$(dpkg-query --admindir="${INSTALLED_ADMINDIR:-/var/lib/dpkg}" -W \
+      -f='${db:Status-Abbrev} ${Version}' libxengnttab1 2>/dev/null | sed -n 's/^ii  *//p')
+  fi
+  [[ -n $XEN_DEB_VERSION ]] || XEN_DEB_VERSION=$(apt_retrying candidate_of libxengnttab1)
 fi
 XEN_UPSTREAM=${XEN_DEB_VERSION%-*}   # shlibs minimum, as Debian's: without revision
 MAINTAINER=${DEB_MAINTAINER:-xengnttab-rs developer <dev@xengnttab-rs.invalid>}
 RT=libxengnttab1-rs
 DEV=libxengnttab-rs-dev
-OUT=build/deb
+OUT=${DEB_OUT:-$RIG_BUILD/deb}
 STAGE=$OUT/stage
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 
@@ -177,5 +186,5 @@ for p in "$R" "$D"; do
   dpkg-deb --root-owner-group -Zxz --build "$p" "$OUT/" >/dev/null
 done
 rm -rf "$STAGE"
-echo "build-deb: built (Provides: libxengnttab1 (= $XEN_DEB_VERSION); Depends: $SHLIBS_DEPENDS):"
+echo "build-deb: built for Debian $RIG_DEBIAN (Provides: libxengnttab1 (= $XEN_DEB_VERSION); Depends: $SHLIBS_DEPENDS):"
 for f in "$OUT"/*.deb; do echo "  $f"; done

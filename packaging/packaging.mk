@@ -1,9 +1,11 @@
-# Debian packaging targets (see packaging/README.md)
-#   make deb        build/deb/libxengnttab1-rs_*.deb and libxengnttab-rs-dev_*.deb
-#   make deb-test   install them into a throwaway dpkg root over Debian's
-#                   libxengnttab1 and check replacement, loading and restore
-# XEN_DEB_VERSION (default: apt's candidate of libxengnttab1) is the Debian
-# version the runtime package Provides.
+# Debian packages (see packaging/README.md), for the release RIG_DEBIAN (12 by
+# default; rig/rig.mk):
+#   make deb        build[/<release>]/deb/libxengnttab1-rs_*.deb and libxengnttab-rs-dev_*.deb
+#   make deb-test   install them into a throwaway dpkg root of that release over
+#                   Debian's libxengnttab1 and check replacement, loading and
+#                   restore; then that installing them changes no other package
+# XEN_DEB_VERSION (default: the installed libxengnttab1 on a host of that
+# release, else apt's candidate) is the Debian version the runtime package Provides.
 .PHONY: deb deb-test
 
 deb: lib
@@ -11,3 +13,4 @@ deb: lib
 
 deb-test: deb
 	bash packaging/test-package.sh
+	bash packaging/test-no-upgrades.sh

@@ -1,89 +1,53 @@
 #!/usr/bin/env bash
-# Install test of build/deb/*.deb (run by `make deb-test`, after `make deb`) in
-# a throwaway dpkg root, never touching the host's package database:
+# Install test of build[/<release>]/deb/*.deb (run by `make deb-test`, after
+# `make deb`) for the Debian release RIG_DEBIAN (12 by default) in a throwaway
+# dpkg root of that release, never touching the host's package database.
+# Debian's packages are all taken at the version ours Provides:
 #   1. Debian's real libxengnttab1 (+ libxentoolcore1, libxentoollog1) and a
-#      dependant, libxenmisc4.17 (libxenctrl etc.), go in first.
+#      dependant, libxenmisc<xen> (libxenctrl etc.), go in first.
 #   2. Our libxengnttab1-rs replaces libxengnttab1 (Conflicts/Replaces/
 #      Provides): dpkg accepts it with the dependant installed, the loader
 #      resolves libxengnttab.so.1 to our file, a program linked against
 #      Debian's library runs on ours.
-#   3. Dependants install with ours in place: libxenmisc4.17 (>= version)
+#   3. Dependants install with ours in place: libxenmisc<xen> (>= version)
 #      and libxen-dev (= exact version).
 #   4. libxengnttab-rs-dev diverts libxen-dev's header/.so/.pc and builds a
 #      client via pkg-config; removing it puts libxen-dev's files back.
 #   5. Restore: ours out, Debian's libxengnttab1 back and loaded again.
-# Packages other than those are stubbed as installed in the root's status
-# file (status only, no files), so dependency checks are real for the ones
-# under test. KEEP=1 keeps the work dir. Exits non-zero on the first failure.
+#   6. On a host of that release, apt's resolver (simulation) installs ours
+#      removing only libxengnttab1 and changing nothing else.
+# The other Xen libraries those need go in for real with Debian's library;
+# everything else is stubbed as installed in the root's status file (status
+# only, no files), so dependency checks are real for the packages under test
+# (test-root.sh). KEEP=1 keeps the work dir. Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TOP=$PWD
-T0=$SECONDS
-
-fail() { echo "deb-test: FAIL: $*" >&2; exit 1; }
-step() { echo "== $*"; }
-ok() { echo "   ok: $*"; }
-checks=0
-pass() { checks=$((checks + 1)); ok "$@"; }
-
-for tool in dpkg dpkg-deb dpkg-query dpkg-divert apt-get apt-cache ldconfig cc strip objdump cmp pkg-config; do
-  command -v "$tool" >/dev/null || fail "$tool not found (needs dpkg, dpkg-dev, apt, libc-bin, gcc, binutils, pkg-config)"
-done
-[[ $(id -u) == 0 ]] || fail "must run as root (dpkg --root installs files owned by root)"
-
-ARCH=$(dpkg --print-architecture)
-MA=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || cc -print-multiarch)
-shopt -s nullglob
-rt=(build/deb/libxengnttab1-rs_*_"$ARCH".deb)
-dev=(build/deb/libxengnttab-rs-dev_*_"$ARCH".deb)
-shopt -u nullglob
-((${#rt[@]} == 1 && ${#dev[@]} == 1)) || fail "expected one runtime and one -dev .deb in build/deb (run 'make deb')"
-RT_DEB=$TOP/${rt[0]}
-DEV_DEB=$TOP/${dev[0]}
+. packaging/test-root.sh
+HOST_DIVERSIONS=$(dpkg-divert --list '*xengnttab*')
 BUILT_LIB=$TOP/build/lib/libxengnttab.so.1.2
 [[ -f $BUILT_LIB ]] || fail "$BUILT_LIB missing (run 'make lib')"
-
-HOST_DIVERSIONS=$(dpkg-divert --list '*xengnttab*')
-WORK=$(mktemp -d /tmp/xengnttab-deb-test.XXXXXX)
-chmod 0755 "$WORK"   # apt-get download drops privileges to _apt
-cleanup() { if [[ ${KEEP:-0} == 1 ]]; then echo "work dir kept: $WORK"; else rm -rf "$WORK"; fi; }
-trap cleanup EXIT
-ROOT=$WORK/root
 LIBD=$ROOT/usr/lib/$MA
-DEBS=$WORK/debs
-mkdir -p "$DEBS"
-echo "deb-test: root $ROOT; packages ${RT_DEB#"$TOP"/} ${DEV_DEB#"$TOP"/}"
 
-D() { dpkg --root="$ROOT" --force-script-chrootless --log=/dev/null "$@"; }
-status() { dpkg-query --root="$ROOT" -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null | tr -d ' ' || true; }
-audit() {
-  local out
-  out=$(D --audit 2>&1) || fail "dpkg --audit failed: $out"
-  [[ -z $out ]] || fail "dpkg --audit reports problems:"$'\n'"$out"
-  pass "dpkg --audit: database consistent, all dependencies satisfied"
-}
-expect_status() { # package abbrev
-  local s; s=$(status "$1")
-  [[ $s == "$2" ]] || fail "$1 status '$s', expected '$2'"
-  pass "$1 status $2"
-}
-
-# ---- Debian's packages ------------------------------------------------------
-step "downloading Debian's packages (apt-get download)"
-REAL=(libxengnttab1 libxentoolcore1 libxentoollog1 libxenmisc4.17 libxen-dev)
-download() { (cd "$DEBS" && apt-get download "${REAL[@]}" >"$WORK/download.log" 2>&1); }
-if ! download; then
-  echo "   apt-get download failed; running apt-get update once and retrying"
-  apt-get update >>"$WORK/download.log" 2>&1 || true
-  download || fail "apt-get download ${REAL[*]} failed:"$'\n'"$(cat "$WORK/download.log")"
-fi
-deb_of() { local f=("$DEBS/$1"_*.deb); [[ -f ${f[0]} ]] || fail "no downloaded .deb for $1"; echo "${f[0]}"; }
-for p in "${REAL[@]}"; do deb_of "$p" >/dev/null; done
-DEBIAN_VER=$(dpkg-deb -f "$(deb_of libxengnttab1)" Version)
+# ---- Debian's packages, at the version ours Provides --------------------------
 PROVIDES=$(dpkg-deb -f "$RT_DEB" Provides)
+WANT=${PROVIDES#"libxengnttab1 (= "}
+WANT=${WANT%")"}
+[[ $PROVIDES == "libxengnttab1 (= $WANT)" ]] || fail "our Provides '$PROVIDES' is not libxengnttab1 (= VERSION)"
+step "downloading Debian $RIG_DEBIAN's ${REAL[*]} at $WANT"
+download_debian "$DEBS" "$WANT"
+if [[ $DEBIAN_VER != "$WANT" ]]; then
+  # The archive no longer serves what ours Provides (an older installed
+  # version): test ours built for the version it does serve.
+  echo "   $WANT is not downloadable any more: testing ours rebuilt to Provide $DEBIAN_VER" >&2
+  XEN_DEB_VERSION=$DEBIAN_VER DEB_OUT=$WORK/ours bash packaging/build-deb.sh >/dev/null
+  RT_DEB=$(deb_in "$WORK/ours" libxengnttab1-rs)
+  DEV_DEB=$(deb_in "$WORK/ours" libxengnttab-rs-dev)
+  PROVIDES=$(dpkg-deb -f "$RT_DEB" Provides)
+fi
+deb_of() { deb_in "$DEBS" "$1"; }
+for p in "${REAL[@]}"; do deb_of "$p" >/dev/null; done
 pass "downloaded ${REAL[*]} ($DEBIAN_VER)"
-[[ $PROVIDES == "libxengnttab1 (= $DEBIAN_VER)" ]] \
-  || fail "our Provides '$PROVIDES' is not libxengnttab1 (= $DEBIAN_VER): rebuild with make deb XEN_DEB_VERSION=$DEBIAN_VER"
+[[ $PROVIDES == "libxengnttab1 (= $DEBIAN_VER)" ]] || fail "our Provides '$PROVIDES' is not libxengnttab1 (= $DEBIAN_VER)"
 pass "our package Provides: $PROVIDES"
 DEBX=$WORK/debian-lib
 dpkg-deb -x "$(deb_of libxengnttab1)" "$DEBX"
@@ -97,38 +61,7 @@ cmp -s "$OURS" "$DEBX/usr/lib/$MA/libxengnttab.so.1.2" && fail "our library is b
 
 # ---- bootstrap the throwaway root --------------------------------------------
 step "bootstrapping dpkg root"
-mkdir -p "$ROOT/var/lib/dpkg/info" "$ROOT/var/lib/dpkg/updates" "$ROOT/var/lib/dpkg/triggers" \
-  "$ROOT/var/log" "$ROOT/etc"
-touch "$ROOT/var/lib/dpkg/status" "$ROOT/var/lib/dpkg/available"
-echo "/usr/lib/$MA" >"$ROOT/etc/ld.so.conf"
-# Stub every dependency of the packages under test that is not itself under
-# test, at the host's installed or apt's candidate version.
-stubs=$( {
-  for f in "$DEBS"/*.deb "$RT_DEB" "$DEV_DEB"; do dpkg-deb -f "$f" Pre-Depends; dpkg-deb -f "$f" Depends; done
-} | tr ',' '\n' | sed -e 's/|.*//' -e 's/(.*//' -e 's/:any//' -e 's/[[:space:]]//g' | LC_ALL=C sort -u)
-stubbed=()
-for p in $stubs; do
-  case " ${REAL[*]} libxengnttab1-rs libxengnttab-rs-dev " in *" $p "*) continue ;; esac
-  v=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null || true)
-  [[ -n $v ]] || v=$(apt-cache policy "$p" 2>/dev/null | sed -n 's/^ *Candidate: *//p')
-  [[ -n $v && $v != "(none)" ]] || fail "no version for dependency $p to stub"
-  cat >>"$ROOT/var/lib/dpkg/status" <<EOF
-Package: $p
-Status: install ok installed
-Priority: optional
-Section: libs
-Installed-Size: 0
-Maintainer: deb-test stub <stub@invalid>
-Architecture: $ARCH
-Version: $v
-Description: status-only stub for the deb-test root
-
-EOF
-  : >"$ROOT/var/lib/dpkg/info/$p.list"
-  : >"$ROOT/var/lib/dpkg/info/$p.md5sums"
-  stubbed+=("$p")
-done
-pass "stubbed as installed (status only): ${stubbed[*]}"
+bootstrap_root "$ROOT" "$DEBS" "$DEBIAN_VER" "$RT_DEB" "$DEV_DEB"
 
 # A program linked against Debian's library that prints which libxengnttab
 # file it runs on (path and inode, from /proc/self/maps).
@@ -182,13 +115,13 @@ loaded_is() { # loaded_is EXPECTED_FILE WHAT: program + loader resolve to it
 }
 
 # ---- 1. Debian's library and a dependant -------------------------------------
-step "1. installing Debian's libxengnttab1 and dependant libxenmisc4.17"
-D -i "$(deb_of libxentoolcore1)" "$(deb_of libxentoollog1)" "$(deb_of libxengnttab1)" >"$WORK/dpkg.log" 2>&1 \
-  || fail "dpkg -i Debian's libxengnttab1:"$'\n'"$(cat "$WORK/dpkg.log")"
-D -i "$(deb_of libxenmisc4.17)" >"$WORK/dpkg.log" 2>&1 \
-  || fail "dpkg -i libxenmisc4.17:"$'\n'"$(cat "$WORK/dpkg.log")"
+step "1. installing Debian's libxengnttab1 and dependant $MISC"
+D -i "$(deb_of libxentoolcore1)" "$(deb_of libxentoollog1)" "$(deb_of libxengnttab1)" "${SIBLINGS[@]}" \
+  >"$WORK/dpkg.log" 2>&1 || fail "dpkg -i Debian's libxengnttab1:"$'\n'"$(cat "$WORK/dpkg.log")"
+D -i "$(deb_of $MISC)" >"$WORK/dpkg.log" 2>&1 \
+  || fail "dpkg -i $MISC:"$'\n'"$(cat "$WORK/dpkg.log")"
 expect_status libxengnttab1 ii
-expect_status libxenmisc4.17 ii
+expect_status $MISC ii
 cmp -s "$LIBD/libxengnttab.so.1" "$DEBX/usr/lib/$MA/libxengnttab.so.1.2" || fail "Debian's library not in place"
 pass "libxengnttab.so.1 -> Debian's libxengnttab.so.1.2"
 audit
@@ -206,7 +139,7 @@ expect_status libxengnttab1-rs ii
 s=$(status libxengnttab1)
 [[ $s != ii && $s != i* ]] || fail "Debian's libxengnttab1 still installed ($s)"
 pass "Debian's libxengnttab1 removed by dpkg (status '${s:-unknown}')"
-expect_status libxenmisc4.17 ii
+expect_status $MISC ii
 owner=$(dpkg-query --root="$ROOT" -S "/usr/lib/$MA/libxengnttab.so.1.2" 2>&1) || fail "dpkg -S: $owner"
 [[ $owner == "libxengnttab1-rs:$ARCH: /usr/lib/$MA/libxengnttab.so.1.2" || $owner == "libxengnttab1-rs: /usr/lib/$MA/libxengnttab.so.1.2" ]] \
   || fail "library owned by '$owner'"
@@ -222,7 +155,7 @@ loaded_is "$OURS" "our library"
 
 # ---- 3. dependants install with ours in place ---------------------------------
 step "3. dependants with ours in place"
-for p in libxenmisc4.17 libxen-dev; do
+for p in $MISC libxen-dev; do
   dep=$(dpkg-deb -f "$(deb_of "$p")" Depends | tr ',' '\n' | grep -o 'libxengnttab1 ([^)]*)')
   D -i "$(deb_of "$p")" >"$WORK/dpkg.log" 2>&1 || fail "dpkg -i $p with ours in place:"$'\n'"$(cat "$WORK/dpkg.log")"
   expect_status "$p" ii
@@ -288,7 +221,7 @@ expect_status libxengnttab1 ii
 s=$(status libxengnttab1-rs)
 [[ $s != i* ]] || fail "ours still installed ($s)"
 pass "libxengnttab1-rs removed (status '${s:-unknown}')"
-expect_status libxenmisc4.17 ii
+expect_status $MISC ii
 expect_status libxen-dev ii
 out=$(D --verify libxengnttab1 2>&1) && [[ -z $out ]] || fail "dpkg --verify libxengnttab1: $out"
 pass "dpkg --verify libxengnttab1: Debian's files intact"
@@ -296,14 +229,14 @@ audit
 loaded_is "$DEBX/usr/lib/$MA/libxengnttab.so.1.2" "Debian's library"
 
 # ---- 6. apt's resolver on the host (simulation only, changes nothing) ------------
-step "6. apt-get install -s of both packages on this host (simulation)"
-out=$(apt-get install -s "$RT_DEB" "$DEV_DEB" 2>&1) || fail "apt-get install -s refused our packages:"$'\n'"$out"
-grep -E '^(Inst|Remv) ' <<<"$out" | sed 's/^/   | /'
-grep -q '^Inst libxengnttab1-rs ' <<<"$out" || fail "apt would not install libxengnttab1-rs:"$'\n'"$out"
-removed=$(grep '^Remv ' <<<"$out" | awk '{print $2}' | grep -v -x 'libxengnttab1' || true)
-[[ -z $removed ]] || fail "apt would remove more than libxengnttab1: $removed"
-pass "apt accepts them, removing at most libxengnttab1 and keeping its dependants"
-[[ $(dpkg-divert --list '*xengnttab*') == "$HOST_DIVERSIONS" ]] || fail "the host's diversions changed"
-pass "host's dpkg database untouched (diversions unchanged)"
+# (In a root of the release, with Xen installed at the version ours Provides
+# or older: packaging/test-no-upgrades.sh.)
+if [[ $RIG_NATIVE == 1 ]]; then
+  step "6. apt-get install -s of both packages on this host (simulation)"
+  out=$(apt_simulate "" "$RT_DEB" "$DEV_DEB") || fail "apt-get install -s refused ours:"$'\n'"$out"
+  only_ours_changes "this host" "$out"
+  [[ $(dpkg-divert --list '*xengnttab*') == "$HOST_DIVERSIONS" ]] || fail "the host's diversions changed"
+  pass "host's dpkg database untouched (diversions unchanged)"
+fi
 
 echo "deb-test: PASS ($checks checks, $((SECONDS - T0)) s)"

@@ -13,7 +13,7 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 INITRD=$1 RESULTS=$2 NAME=${3:-dom0}
-. "$RIG_CACHE/current.env"
+. "$RIG_CACHE_DIR/current.env"
 
 TIMEOUT=${RIG_BOOT_TIMEOUT:-300}
 LOG=$RIG_OUT/$NAME.console.log

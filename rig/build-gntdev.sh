@@ -1,14 +1,13 @@
 #!/bin/bash
 # Build Debian's gntdev out of tree with CONFIG_XEN_GNTDEV_DMABUF (Debian's kernel
 # lacks it, so its gntdev answers the dma-buf ioctls with ENOTTY).
-# Usage: build-gntdev.sh LINUX_SOURCE_PKG_DIR KREL OUTDIR
+# Usage: build-gntdev.sh LINUX_SOURCE_PKG_DIR OUTDIR (after rig/fetch.sh has
+# written current.env; the build itself is rig/kbuild.sh's).
 # Produces OUTDIR/xen-gntdev.ko (dma-buf on) and OUTDIR/xen-gntdev-expfix.ko (also
 # without GNTMAP_device_map for auto-translated exporters; for PVH/HVM domains).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
-SRCPKG=$1 KREL=$2 OUT=$3
-HDRS=/usr/src/linux-headers-$KREL
-[ -d "$HDRS" ] || die "missing $HDRS (apt-get install linux-headers-$KREL)"
+SRCPKG=$1 OUT=$2
 TARBALL=$(ls "$SRCPKG"/usr/src/linux-source-*.tar.xz) || die "no tarball in $SRCPKG"
 
 WORK=$(mktemp -d)
@@ -32,7 +31,7 @@ obj-m := xen-gntdev.o
 xen-gntdev-y := gntdev.o gntdev-dmabuf.o
 ccflags-y += -DCONFIG_XEN_GNTDEV_DMABUF=1
 KB
-    make -s -C "$HDRS" M="$dir/drivers/xen" modules >&2 || die "gntdev build ($1) failed"
+    "$RIG_DIR/kbuild.sh" "$dir/drivers/xen" >&2 || die "gntdev build ($1) failed"
 }
 variant dmabuf gntdev-dmabuf-build.patch
 variant expfix gntdev-dmabuf-build.patch gntdev-export-autotranslated.patch

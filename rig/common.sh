@@ -2,23 +2,26 @@
 # Paths are absolute so scripts work from any directory.
 RIG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$RIG_DIR/.." && pwd)
-RIG_CACHE=${RIG_CACHE:-$HOME/.cache/xengnttab-rig}
-RIG_OUT=${RIG_OUT:-$TOP/build/rig}
 
 die() { echo "rig: ERROR: $*" >&2; exit 1; }
 log() { echo "rig: $*" >&2; }
 
-# Kernel ABI of Debian's current amd64 image, e.g. 6.1.0-56 (older ABIs vanish
-# from the archive, so it is looked up, not pinned). RIG_ABI overrides.
-rig_abi() {
-    if [ -n "${RIG_ABI:-}" ]; then echo "$RIG_ABI"; return; fi
-    local dep
-    dep=$(apt-cache depends linux-image-amd64 2>/dev/null |
-          sed -n 's/.*Depends: linux-image-\(.*\)-amd64$/\1/p' | head -n1)
-    [ -n "$dep" ] || die "cannot find the kernel ABI from linux-image-amd64 (apt-get update?)"
-    echo "$dep"
-}
-
+# The Debian release the rig boots: RIG_DEBIAN=12 (default) or 13. Its settings
+# (codename, Xen and Linux series, cache/build subdirectory) are in
+# rig/release/debian<N>.env. Each release has its own cache,
+# RIG_CACHE_DIR = RIG_CACHE[/subdir], and its own outputs, RIG_BUILD = build[/subdir].
+export RIG_DEBIAN=${RIG_DEBIAN:-12}
+[ -f "$RIG_DIR/release/debian$RIG_DEBIAN.env" ] ||
+    die "RIG_DEBIAN=$RIG_DEBIAN: no rig/release/debian$RIG_DEBIAN.env (releases: $(cd "$RIG_DIR/release" && ls | sed 's/debian\(.*\)\.env/\1/' | tr '\n' ' '))"
+. "$RIG_DIR/release/debian$RIG_DEBIAN.env"
+RIG_CACHE=${RIG_CACHE:-$HOME/.cache/xengnttab-rig}
+RIG_CACHE_DIR=$RIG_CACHE${RIG_SUB:+/$RIG_SUB}
+RIG_BUILD=$TOP/build${RIG_SUB:+/$RIG_SUB}
+RIG_OUT=${RIG_OUT:-$RIG_BUILD/${RIG_OUT_NAME:-rig}}   # a caller's default name, e.g. rig-xdomain
+# The host's own release runs with the host's apt and tools; another release
+# gets a private apt state and build chroot in its cache (rig/debs.sh, kbuild.sh).
+RIG_NATIVE=0
+[ "$(. /etc/os-release && echo "${VERSION_CODENAME:-}")" = "$RIG_CODENAME" ] && RIG_NATIVE=1
 
 # dom0 mode: RIG_DOM0_MODE=pv (default) or pvh. A PVH dom0 needs hardware-assisted
 # paging (Debian's Xen has no shadow paging) and an IOMMU (without one Xen panics

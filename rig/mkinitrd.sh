@@ -17,8 +17,8 @@ ROLE=$1 OUT=$2
 # are resolved like the tests'. RIG_CONF_EXTRA: lines appended to /etc/rig.conf.
 INIT=${RIG_INIT:-$RIG_DIR/$ROLE/init}
 [ -f "$INIT" ] || die "no init for role $ROLE ($INIT)"
-[ -f "$RIG_CACHE/current.env" ] || die "run rig/fetch.sh first"
-. "$RIG_CACHE/current.env"
+[ -f "$RIG_CACHE_DIR/current.env" ] || die "run rig/fetch.sh first"
+. "$RIG_CACHE_DIR/current.env"
 
 OURS_LIB=${OURS_LIB:-$TOP/build/lib/libxengnttab.so.1.2}
 SUITE=${SUITE:-$TOP/c-tests/suite.txt}
@@ -52,7 +52,7 @@ declare -A SEEN=()
 ORDER=()
 mod_path() {  # module name -> path relative to MODDIR ('-' and '_' are equivalent)
     local re=${1//[-_]/[-_]}
-    grep -oE "^([^:]*/)?${re}\.ko(\.xz)?:" "$MODDIR/modules.dep" | head -n1 | tr -d :
+    { grep -oE "^([^:]*/)?${re}\.ko(\.xz)?:" "$MODDIR/modules.dep" || true; } | head -n1 | tr -d :
 }
 add_module() {
     local p
@@ -66,20 +66,25 @@ add_module() {
     local deps d
     deps=$(grep -E "^$p:" "$MODDIR/modules.dep" | cut -d: -f2)
     # modprobe loads the listed dependencies from last to first
-    for d in $(echo $deps | tr ' ' '\n' | tac); do add_module "$(basename "$d" .ko)"; done
+    for d in $(echo $deps | tr ' ' '\n' | tac); do d=$(basename "${d%.xz}"); add_module "${d%.ko}"; done
     ORDER+=("$p")
 }
 for m in $MODULES; do add_module "$m"; done
+# Linux 6.12's modules are .ko.xz: unpacked here, so that busybox's insmod
+# needs no decompressor; the image is compressed as a whole anyway.
 for p in "${ORDER[@]}"; do
     mkdir -p "$ST/lib/modules/$KREL/$(dirname "$p")"
-    cp "$MODDIR/$p" "$ST/lib/modules/$KREL/$p"
+    case $p in
+        *.xz) xz -dc "$MODDIR/$p" > "$ST/lib/modules/$KREL/${p%.xz}" || die "cannot unpack $p" ;;
+        *) cp "$MODDIR/$p" "$ST/lib/modules/$KREL/$p" ;;
+    esac
 done
 # Our dma-buf gntdev replaces the stock one; the export-fix variant rides along.
 GNTDEV_PATH=$(mod_path xen-gntdev)
-cp "$GNTDEV_KO" "$ST/lib/modules/$KREL/$GNTDEV_PATH"
+cp "$GNTDEV_KO" "$ST/lib/modules/$KREL/${GNTDEV_PATH%.xz}"
 mkdir -p "$ST/lib/modules/extra"
 cp "$GNTDEV_EXPFIX_KO" "$ST/lib/modules/extra/xen-gntdev-expfix.ko"
-printf '%s\n' "${ORDER[@]}" > "$ST/etc/modules.load"
+printf '%s\n' "${ORDER[@]%.xz}" > "$ST/etc/modules.load"
 
 # --- libraries ---
 # Debian's helper libraries in the normal path; libxengnttab only under /opt.
@@ -120,16 +125,29 @@ if [ "$ROLE" = dom0 ]; then
 fi
 
 # ld.so plus the ldd closure of every ELF in the payload, and libgcc_s (dlopen'ed
-# by glibc for pthread_cancel, so ldd misses it).
-cp -L /lib64/ld-linux-x86-64.so.2 "$ST/lib64/"
-cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$ST/lib/x86_64-linux-gnu/"
-LIBPATH=$ST/opt/upstream/lib:$ST/usr/lib/x86_64-linux-gnu
+# by glibc for pthread_cancel, so ldd misses it). The release's userland is
+# the host's (USERLAND empty) or, for another release, its own glibc and
+# libraries unpacked in USERLAND: then its own ld.so lists the closure, which
+# must come from USERLAND or the image, never from the host.
+U=${USERLAND:-}
+LIBDIRS=$U/usr/lib/x86_64-linux-gnu
+[ -n "$U" ] || LIBDIRS=/lib/x86_64-linux-gnu
+cp -L "$U/lib64/ld-linux-x86-64.so.2" "$ST/lib64/"
+cp -L "$LIBDIRS/libgcc_s.so.1" "$ST/lib/x86_64-linux-gnu/"
+LIBPATH=$ST/opt/upstream/lib:$ST/usr/lib/x86_64-linux-gnu${U:+:$LIBDIRS}
+list_libs() {  # the loader's view of ELF file $1 (ldd's output format)
+    if [ -z "$U" ]; then LD_LIBRARY_PATH=$LIBPATH ldd "$1" 2>&1
+    else "$U/lib64/ld-linux-x86-64.so.2" --inhibit-cache --library-path "$LIBPATH" --list "$1" 2>&1; fi
+}
 while read -r f; do
     head -c4 "$f" | grep -q 'ELF' || continue
-    out=$(LD_LIBRARY_PATH=$LIBPATH ldd "$f" 2>&1) || continue  # static: nothing to add
+    out=$(list_libs "$f") || continue  # static: nothing to add
     if grep -q 'not found' <<<"$out"; then die "$f: missing libraries: $(grep 'not found' <<<"$out")"; fi
     while read -r soname _ path _; do
-        case $soname in libxengnttab.so*) continue ;; esac  # only under /opt
+        case $soname in libxengnttab.so*|/*) continue ;; esac  # only under /opt; ld.so is in place
+        case $U:$path in :*|*:"$ST"/*|"$U":"$U"/*) ;;
+            *) die "$f needs $soname, found only on the host ($path), not in Debian $RIG_DEBIAN's userland" ;;
+        esac
         [ -e "$ST/lib/x86_64-linux-gnu/$soname" ] || [ -e "$ST/usr/lib/x86_64-linux-gnu/$soname" ] ||
             cp -L "$path" "$ST/lib/x86_64-linux-gnu/$soname"
     done < <(grep '=> /' <<<"$out")
@@ -146,6 +164,7 @@ RIG_RESULTS_DEV=$RIG_RESULTS_DEV
 RIG_DOM0_MODE=$RIG_DOM0_MODE
 RIG_TEST_TIMEOUT=${RIG_TEST_TIMEOUT:-60}
 KREL=$KREL
+RIG_XEN=$RIG_XEN
 ${RIG_CONF_EXTRA:-}
 CONF
 

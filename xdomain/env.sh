@@ -4,7 +4,7 @@
 # (OURS_LIB, default build/lib/libxengnttab.so.1.2).
 "$RIG_DIR/fetch.sh"
 "$XDIR/fetch.sh"
-. "$RIG_CACHE/current.env"
-. "$RIG_CACHE/xdomain/current.env"
+. "$RIG_CACHE_DIR/current.env"
+. "$RIG_CACHE_DIR/xdomain/current.env"
 OURS_LIB=${OURS_LIB:-$TOP/build/lib/libxengnttab.so.1.2}
 [ -f "$OURS_LIB" ] || die "our library not found: $OURS_LIB (make lib)"

@@ -2,20 +2,21 @@
 # The two-domain rig: fetch, build the guest and dom0 initramfs, boot Xen twice
 # (once per library: xenstored/xenconsoled/QEMU and the guests all use it), then
 # judge both boots' results together with rig/report.py.
-# Settings: OURS_LIB, RIG_OUT (build/rig-xdomain), XD_SUITE (xdomain/suite.txt),
+# Settings: OURS_LIB, RIG_OUT (build[/<release>]/rig-xdomain), XD_SUITE (xdomain/suite.txt),
 # XD_LIBS ("upstream ours"), RIG_BOOT_TIMEOUT (per boot, 480), RIG_TEST_TIMEOUT (150),
 # RIG_DOM0_MODE (pv; pvh: a PVH dom0 with xen-gntdev-expfix.ko, output in
 # build/rig-xdomain-pvh, suite suite-pvh-dom0.txt unless XD_SUITE is set),
 # XD_EXTRA_BIN (a directory of more programs for dom0's /tests/bin: the
 # cross-domain benchmark's).
 set -euo pipefail
+XDIR=$(cd "$(dirname "$0")" && pwd)
+RIG_OUT_NAME=rig-xdomain
 if [ "${RIG_DOM0_MODE:-pv}" = pvh ]; then
-    export RIG_OUT=${RIG_OUT:-$(cd "$(dirname "$0")/.." && pwd)/build/rig-xdomain-pvh}
-    XD_SUITE=${XD_SUITE:-$(cd "$(dirname "$0")" && pwd)/suite-pvh-dom0.txt}
+    XD_SUITE=${XD_SUITE:-$XDIR/suite-pvh-dom0.txt}
+    RIG_OUT_NAME=rig-xdomain-pvh
 fi
-export RIG_OUT=${RIG_OUT:-$(cd "$(dirname "$0")/.." && pwd)/build/rig-xdomain}
-. "$(dirname "$0")/../rig/common.sh"
-XDIR=$TOP/xdomain
+. "$XDIR/../rig/common.sh"
+export RIG_OUT
 t0=$(date +%s)
 . "$XDIR/env.sh"
 BIN=$TOP/build/xdomain/bin
@@ -26,16 +27,17 @@ t1=$(date +%s)
 STAGE=$RIG_OUT/stage
 rm -rf "$STAGE" && mkdir -p "$STAGE"/{guest,dom0}
 G=$STAGE/guest
-mkdir -p "$G/tests/bin" "$G/usr/bin" "$G/usr/lib/xen-4.17/bin" "$G/opt/ours/lib"
+XB=usr/lib/xen-$RIG_XEN/bin
+mkdir -p "$G/tests/bin" "$G/usr/bin" "$G/$XB" "$G/opt/ours/lib"
 cp -a "$BIN/." "$G/tests/bin/"
 cp -a "$XD_PKGS"/xenstore-utils/usr/bin/xenstore* "$G/usr/bin/"
-cp -a "$XD_PKGS"/xen-utils-4.17/usr/lib/xen-4.17/bin/vchan-socket-proxy "$G/usr/lib/xen-4.17/bin/"
+cp -a "$XD_PKGS/xen-utils-$RIG_XEN/$XB/vchan-socket-proxy" "$G/$XB/"
 cp -L "$OURS_LIB" "$G/opt/ours/lib/libxengnttab.so.1"
 # The kernel test module that reads exported dma-bufs (built like rig/build-gntdev.sh).
 KW=$RIG_OUT/kmod
 rm -rf "$KW" && mkdir -p "$KW" "$G/lib/modules/extra"
 cp "$XDIR"/kmod/{Kbuild,xd_dmabuf_reader.c} "$KW/"
-make -s -C "/usr/src/linux-headers-$KREL" M="$KW" modules >&2 2> "$KW/build.log" ||
+"$RIG_DIR/kbuild.sh" "$KW" > "$KW/build.log" 2>&1 ||
     { cat "$KW/build.log" >&2; die "building xdomain/kmod failed"; }
 cp "$KW/xd_dmabuf_reader.ko" "$G/lib/modules/extra/"
 RIG_INIT=$XDIR/guest-init RIG_EXTRA_ROOT=$G \
@@ -44,12 +46,11 @@ RIG_MODULES="xen-evtchn xen-gntdev xen-gntalloc xenfs xen-blkfront drm drm_shmem
 
 # --- dom0 image: toolstack, QEMU, guest kernel + initramfs ---
 D=$STAGE/dom0
-XB=usr/lib/xen-4.17/bin
 mkdir -p "$D/xd" "$D/$XB" "$D/usr/bin" "$D/usr/libexec" "$D/usr/share/qemu"
 cp "$VMLINUZ" "$D/xd/vmlinuz"
 cp "$RIG_OUT/guest.initrd.gz" "$D/xd/guest.initrd.gz"
 for b in xl xenstored xenconsoled xen-init-dom0 vchan-socket-proxy libxl-save-helper; do
-    cp -a "$XD_PKGS/xen-utils-4.17/$XB/$b" "$D/$XB/"
+    cp -a "$XD_PKGS/xen-utils-$RIG_XEN/$XB/$b" "$D/$XB/"
 done
 cp -a "$XD_PKGS"/xenstore-utils/usr/bin/xenstore* "$D/usr/bin/"
 cp -a "$XD_PKGS/qemu-system-xen/usr/libexec/xen-qemu-system-i386" "$D/usr/libexec/"

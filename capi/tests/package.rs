@@ -1,16 +1,18 @@
-//! The Debian packages: `make -o lib deb-test` builds build/deb/*.deb from the
-//! already built build/lib (`make lib`; `make test` builds it first) and runs
-//! packaging/test-package.sh, which installs them over Debian's libxengnttab1
-//! in a throwaway dpkg root and checks replacement, loading, dependants, the
-//! -dev diversions and the restore. Never skips: a missing tool, a failed
-//! download or any failed check fails this test.
+//! The Debian packages, for each Debian release the project supports:
+//! `make -o lib RIG_DEBIAN=<n> deb-test` builds build[/<release>]/deb/*.deb
+//! from the already built build/lib (`make lib`; `make test` builds it first)
+//! and runs packaging/test-package.sh, which installs them over that release's
+//! libxengnttab1 in a throwaway dpkg root and checks replacement, loading,
+//! dependants, the -dev diversions and the restore, then
+//! packaging/test-no-upgrades.sh (installing ours changes no other package).
+//! Never skips: a missing tool, a failed download or any failed check fails
+//! the test.
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-#[test]
-fn deb_builds_installs_replaces_and_restores() {
+fn deb_test(debian: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("capi/ is in the repository");
     let lib = root.join("build/lib/libxengnttab.so.1.2");
     assert!(
@@ -21,7 +23,7 @@ fn deb_builds_installs_replaces_and_restores() {
     let start = Instant::now();
     let out = Command::new("make")
         .current_dir(root)
-        .args(["-o", "lib", "deb-test"])
+        .args(["-o", "lib", &format!("RIG_DEBIAN={debian}"), "deb-test"])
         // Not the outer make's jobserver or flags, when run under `make test`.
         .env_remove("MAKEFLAGS")
         .env_remove("MFLAGS")
@@ -33,13 +35,25 @@ fn deb_builds_installs_replaces_and_restores() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "`make -o lib deb-test` failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        "`make RIG_DEBIAN={debian} deb-test` failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
         out.status
     );
-    assert!(
-        stdout.contains("deb-test: PASS"),
-        "`make -o lib deb-test` exited 0 without its PASS line:\n{stdout}\n{stderr}"
-    );
+    for pass in ["deb-test: PASS", "deb-test (no side effects): PASS"] {
+        assert!(
+            stdout.contains(pass),
+            "`make RIG_DEBIAN={debian} deb-test` exited 0 without its line {pass:?}:\n{stdout}\n{stderr}"
+        );
+    }
     println!("{stdout}");
-    println!("deb-test took {:.1} s", start.elapsed().as_secs_f64());
+    println!("Debian {debian}: deb-test took {:.1} s", start.elapsed().as_secs_f64());
+}
+
+#[test]
+fn deb_debian12_builds_installs_replaces_restores_upgrades_nothing() {
+    deb_test("12");
+}
+
+#[test]
+fn deb_debian13_builds_installs_replaces_restores_upgrades_nothing() {
+    deb_test("13");
 }

@@ -13,6 +13,17 @@
 #include <linux/module.h>
 #include <linux/scatterlist.h>
 #include <linux/uaccess.h>
+#include <linux/version.h>
+
+/* Since 6.2 mapping an attachment needs the reservation lock: the _unlocked
+ * variants take it (Debian 13's 6.12); Debian 12's 6.1 has only the others. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+#define xd_map dma_buf_map_attachment_unlocked
+#define xd_unmap dma_buf_unmap_attachment_unlocked
+#else
+#define xd_map dma_buf_map_attachment
+#define xd_unmap dma_buf_unmap_attachment
+#endif
 
 struct xd_read {
 	__s32 fd;
@@ -45,7 +56,7 @@ static long xd_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 		ret = PTR_ERR(at);
 		goto put;
 	}
-	sgt = dma_buf_map_attachment(at, DMA_BIDIRECTIONAL);
+	sgt = xd_map(at, DMA_BIDIRECTIONAL);
 	if (IS_ERR(sgt)) {
 		ret = PTR_ERR(sgt);
 		goto detach;
@@ -68,7 +79,7 @@ static long xd_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 	}
 	if (!ret)
 		ret = done;
-	dma_buf_unmap_attachment(at, sgt, DMA_BIDIRECTIONAL);
+	xd_unmap(at, sgt, DMA_BIDIRECTIONAL);
 detach:
 	dma_buf_detach(db, at);
 put:

@@ -1,7 +1,8 @@
 # Helpers for the dom0 side of the cross-domain tests (sourced by /tests/bin/xd-*).
 # Output contract as in c-tests: "key: value" lines on stdout, '#' comments;
 # deterministic (no domids, refs, times). Guests are named xd-pv / xd-pvh.
-export PATH=/bin:/usr/bin:/usr/sbin:/usr/lib/xen-4.17/bin:/tests/bin
+. /etc/rig.conf
+export PATH=/bin:/usr/bin:/usr/sbin:/usr/lib/xen-$RIG_XEN/bin:/tests/bin
 XD=/tmp/xd
 CONSOLE_DIR=/var/log/xen/console
 mkdir -p "$XD"
