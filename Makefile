@@ -152,9 +152,9 @@ demo:
 	$(MAKE) demo-lib display-demo
 
 demo-lib: lib
-	$(CARGO) build --release --example demo
+	$(CARGO) build --release -p xengnttab --example demo
 	mkdir -p $(BUILD)/demo/bin
 	cp target/release/examples/demo $(BUILD)/demo/bin/
-	SUITE=examples/demo-suite.txt TEST_BIN=$(BUILD)/demo/bin RUST_LIST=/nonexistent rig/run.sh
+	SUITE=xengnttab/examples/demo-suite.txt TEST_BIN=$(BUILD)/demo/bin RUST_LIST=/nonexistent rig/run.sh
 	@echo "--- what the demo printed in dom0 ---"
 	@cat $(RIG_BUILD)/rig/results/dom0/demo.ours.out
