@@ -2,18 +2,21 @@
 //! against an in-memory xenstored, in-memory grants and fake event channels:
 //! a well-behaved frontend and a hostile one on the same backend.
 
+mod support;
+
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
+use support::fake_grants::FakeGrants;
+use support::fake_xenstored::FakeXenstored;
 use vdispl::backend::*;
-use vdispl::buffer::fake::FakeGrants;
+use vdispl::capture::{Capture, CaptureConfig};
 use vdispl::buffer::Grants;
 use vdispl::display::Config;
 use vdispl::evtchn::FakeEvtchn;
 use vdispl::frontend::{malformed_requests, write_directory, FrontPages, Frontend};
 use vdispl::mem::SharedMem;
 use vdispl::protocol::*;
-use vdispl::xenstore::fake::FakeXenstored;
 
 const ROOT: &str = "/local/domain/0/backend/vdispl";
 
@@ -66,7 +69,8 @@ fn good_and_hostile_frontends() {
     let out = std::env::temp_dir().join(format!("vdispl-sim-{}", std::process::id()));
     std::fs::create_dir_all(&out).unwrap();
     let cfg = Config { refresh_hz: 100, ..Config::default() };
-    let mut be = Backend::new(xsd.client(), &g, FakeEvtchn::default(), cfg, Some(out.clone()), ROOT);
+    let cap = Capture::start(CaptureConfig { dir: out.clone(), max_per_sec: 0, max_bytes: 1 << 30 }, 8).unwrap();
+    let mut be = Backend::new(xsd.client(), &g, FakeEvtchn::default(), cfg, Some(cap), ROOT);
     be.start().unwrap();
 
     let (good, bad) = (5u32, 6u32);
@@ -180,12 +184,14 @@ fn good_and_hostile_frontends() {
     be.reconcile_all().unwrap();
     assert_eq!(be_state(&xsd, bad).as_deref(), Some("5"));
 
-    // PNGs of the good frontend: decode and compare pixel by pixel
+    // PNGs of the good frontend (the encoder thread finishes them first):
+    // decode and compare pixel by pixel
+    be.finish_capture();
     let mut pngs: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
     pngs.sort();
     assert_eq!(pngs.len(), 3, "SET_CONFIG + 2 flips: {pngs:?}");
     assert!(pngs[0].file_name().unwrap().to_str().unwrap().starts_with("d5-v0-c0-"));
-    let (pw, ph, rgba) = vdispl::png::decode_stored(&std::fs::read(&pngs[2]).unwrap()).unwrap();
+    let (pw, ph, rgba) = vdispl::capture::decode(&std::fs::read(&pngs[2]).unwrap()).unwrap();
     assert_eq!((pw, ph), (w, hgt));
     for y in 0..hgt {
         for x in 0..w {

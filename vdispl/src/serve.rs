@@ -1,0 +1,189 @@
+//! The running side of the backend: servicing request rings with a budget
+//! counted in work (not requests), sending flip-done events, taking the
+//! screen's flip completions, and how long the loop may sleep.
+//!
+//! Fairness: every ring gets at most [`REQUEST_BUDGET`] cost units per turn
+//! (a plain request is 1; mapping, copying and mode sets cost more), then
+//! every other busy ring gets its turn. A guest that never consumes its
+//! events gets its event page retried every [`STUCK_RETRY`], not in a busy
+//! loop, and is cut off after [`STUCK_LIMIT`].
+
+use std::time::{Duration, Instant};
+
+use crate::backend::Backend;
+use crate::display::Ctx;
+use crate::evtchn::EventChannels;
+use crate::protocol::Response;
+use crate::xenstore::XsError;
+
+/// Cost units one ring may use before the others get a turn.
+pub const REQUEST_BUDGET: u32 = 64;
+/// How often a full event page is looked at again.
+pub const STUCK_RETRY: Duration = Duration::from_millis(20);
+/// How long a frontend may leave its event page full before it is cut off.
+pub const STUCK_LIMIT: Duration = Duration::from_secs(10);
+/// Rejected requests logged per device; later ones are only counted.
+pub const MAX_REJECTIONS_LOGGED: u32 = 32;
+
+impl<E: EventChannels> Backend<'_, E> {
+    /// Event channel ports that fired.
+    pub fn on_ports(&mut self, ports: &[u32], now: Instant) -> Result<(), XsError> {
+        for p in ports {
+            if let Some(&(k, c)) = self.ports.get(p) {
+                self.busy.insert((k, c));
+            }
+        }
+        self.service(now)
+    }
+
+    /// Service every connector marked busy (woken, or with work left over).
+    pub fn service(&mut self, now: Instant) -> Result<(), XsError> {
+        let work: Vec<_> = std::mem::take(&mut self.busy).into_iter().collect();
+        for (k, c) in work {
+            match self.service_one(k, c, now) {
+                Ok(true) => {
+                    self.busy.insert((k, c));
+                }
+                Ok(false) => {}
+                Err(why) => self.fail(k, &why)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns whether requests are left for another turn.
+    fn service_one(&mut self, k: (u32, u32), c: usize, now: Instant) -> Result<bool, String> {
+        let Some(dev) = self.devices.get_mut(&k) else { return Ok(false) };
+        let name = dev.name();
+        let logged = &mut dev.rejections_logged;
+        let Some(conn) = dev.conn.as_mut() else { return Ok(false) };
+        let Some(rings) = conn.rings.get_mut(c) else { return Ok(false) };
+        // A guest's rejected requests are logged up to a cap, so that a
+        // flood of them cannot flood the log.
+        let mut log = |m: &str| {
+            if !m.contains("(status -") {
+                log::info!("{name}: {m}");
+            } else if *logged < MAX_REJECTIONS_LOGGED {
+                *logged += 1;
+                log::warn!("{name}: {m}");
+                if *logged == MAX_REJECTIONS_LOGGED {
+                    log::warn!("{name}: {MAX_REJECTIONS_LOGGED} rejected requests logged; further ones are not");
+                }
+            }
+        };
+        let mut ctx = Ctx { grants: self.grants, log: &mut log, cfg: &self.cfg, shared: &mut self.shared, screen: self.screen.as_deref_mut() };
+        let mut notify = false;
+        let mut spent = 0;
+        let more = loop {
+            if spent >= REQUEST_BUDGET {
+                break true;
+            }
+            match rings.req.next_request().map_err(|e| e.to_string())? {
+                Some(req) => {
+                    let resp: Response = conn.display.handle(c, &req, now, &mut ctx);
+                    spent += conn.display.take_cost();
+                    notify |= rings.req.push_response(&resp).map_err(|e| e.to_string())?;
+                }
+                None => {
+                    if !rings.req.final_check().map_err(|e| e.to_string())? {
+                        break false;
+                    }
+                }
+            }
+        };
+        if notify {
+            let _ = self.evtchn.notify(rings.req_port);
+        }
+        Ok(more)
+    }
+
+    /// The screen's completed flips: their events become due, and each
+    /// connector's next flip goes to the screen.
+    pub fn on_screen(&mut self, now: Instant) -> Result<(), XsError> {
+        let Some(screen) = self.screen.as_deref_mut() else { return Ok(()) };
+        let done = match screen.completed() {
+            Ok(d) => d,
+            Err(e) => {
+                log::warn!("reading the screen's events: {e}");
+                return Ok(());
+            }
+        };
+        for (_out, owner) in done {
+            let Some(dev) = self.devices.get_mut(&owner.dev) else { continue };
+            let name = dev.name();
+            let Some(conn) = dev.conn.as_mut() else { continue };
+            let mut log = |m: &str| log::info!("{name}: {m}");
+            let mut ctx = Ctx { grants: self.grants, log: &mut log, cfg: &self.cfg, shared: &mut self.shared, screen: self.screen.as_deref_mut() };
+            conn.display.screen_flip_done(owner.conn, now, &mut ctx);
+        }
+        self.tick(now)
+    }
+
+    /// Send due flip-done events and print statistics.
+    pub fn tick(&mut self, now: Instant) -> Result<(), XsError> {
+        let mut failed = Vec::new();
+        let mut lines = Vec::new();
+        for (k, dev) in self.devices.iter_mut() {
+            let name = dev.name();
+            let Some(conn) = dev.conn.as_mut() else { continue };
+            for (c, rings) in conn.rings.iter_mut().enumerate() {
+                let con = &mut conn.display.connectors[c];
+                let mut sent = false;
+                while let Some(p) = con.due(now) {
+                    match rings.evt.push_pg_flip(p.fb_cookie) {
+                        Ok(true) => {
+                            con.flip_done(now);
+                            rings.stuck_since = None;
+                            sent = true;
+                        }
+                        Ok(false) => {
+                            // page full: retried every STUCK_RETRY
+                            let since = *rings.stuck_since.get_or_insert(now);
+                            if now.saturating_duration_since(since) >= STUCK_LIMIT {
+                                failed.push((*k, format!("event page of connector {c} full for {} s: the frontend does not consume events", STUCK_LIMIT.as_secs())));
+                            }
+                            break;
+                        }
+                        Err(e) => {
+                            failed.push((*k, e.to_string()));
+                            break;
+                        }
+                    }
+                }
+                if sent {
+                    let _ = self.evtchn.notify(rings.evt_port);
+                }
+                if let Some(l) = con.stats_line(now) {
+                    lines.push((name.clone(), l));
+                }
+            }
+        }
+        for (n, l) in lines {
+            self.log(&n, &l);
+        }
+        for (k, why) in failed {
+            self.fail(k, &why)?;
+        }
+        Ok(())
+    }
+
+    /// How long the event loop may sleep.
+    pub fn timeout(&self, now: Instant) -> Duration {
+        if !self.busy.is_empty() || self.xs.has_events() {
+            return Duration::ZERO;
+        }
+        let mut t = Duration::from_millis(500);
+        for dev in self.devices.values() {
+            let Some(conn) = &dev.conn else { continue };
+            for (c, rings) in conn.display.connectors.iter().zip(&conn.rings) {
+                let Some(due) = c.next_due() else { continue };
+                let wait = match rings.stuck_since {
+                    Some(_) => STUCK_RETRY,
+                    None => due.saturating_duration_since(now),
+                };
+                t = t.min(wait);
+            }
+        }
+        t
+    }
+}
