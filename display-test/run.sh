@@ -19,6 +19,9 @@ export RIG_OUT=$DT_OUT
 DDIR=$TOP/display-test XDIR=$TOP/xdomain
 t0=$(date +%s)
 . "$XDIR/env.sh"
+# dom0 has a KMS card (QEMU -vga cirrus, module cirrus); the host takes
+# screendumps of QEMU's display when dom0 asks (rig/README.md).
+export RIG_VGA=cirrus RIG_SCREENDUMP=1 RIG_DOM0_MODULES="cirrus ${RIG_DOM0_MODULES:-}"
 
 # --- programs: the backend, the hostile frontend, the guest's drawing program ---
 (cd "$TOP" && cargo build -q -p vdispl --release) || die "cargo build -p vdispl failed"
@@ -71,6 +74,11 @@ python3 "$RIG_DIR/report.py" "$R" --suite "dom0=$RIG_OUT/dom0.suite.txt" "${boot
 
 # --- the frames, pixel by pixel ---
 V=$R/dom0/display
+S=$RIG_OUT/display.screens
+screen() {  # screen NAME FRAME: QEMU's display when NAME held FRAME
+    [ -f "$S/$1-f$2.ppm" ] || { echo "FAIL screen $1: no screendump $S/$1-f$2.ppm ($(cat "$S/dumps.log" 2>/dev/null | tr '\n' ';'))"; rc=1; return; }
+    python3 "$DDIR/check-frames.py" screen "$S/$1-f$2.ppm" 1024x768 "$2" || rc=1
+}
 check() {  # check KIND NAME SIZE COUNT
     local p
     p=$(cat "$V/$2/prefix" 2>/dev/null) || { echo "FAIL frames $2: no frames directory (the run did not get that far)"; rc=1; return; }
@@ -80,7 +88,10 @@ case $MODE in
     test)
         check pattern dt-map 1024x768 8
         check pattern dt-map-bealloc 1024x768 8
-        check hostile dt-hostile 64x32 30 ;;
+        check hostile dt-hostile 64x32 30
+        screen dt-kms-zc 7
+        screen dt-kms-map 7
+        screen dt-kms-stop 7 ;;
     demo)
         check pattern dt-map 1024x768 8
         F=$RIG_OUT/frames
