@@ -37,7 +37,7 @@ header:
 	$(CARGO) build --release
 	cp "$$(ls -t target/release/build/xengnttab-*/out/xengnttab.h | head -1)" include/xengnttab.h
 
-install: lib
+install: lib install-vdispl
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 0644 $(OUT_LIB)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(REALNAME)
 	ln -sf $(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -46,7 +46,7 @@ install: lib
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 		pkgconfig/xengnttab.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/xengnttab.pc
 
-uninstall:
+uninstall: uninstall-vdispl
 	rm -f $(DESTDIR)$(LIBDIR)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libxengnttab.so
 	rm -f $(DESTDIR)$(INCLUDEDIR)/xengnttab.h $(DESTDIR)$(PKGCONFIGDIR)/xengnttab.pc
 
@@ -78,6 +78,7 @@ include packaging/packaging.mk
 include debian-progs/debian-progs.mk
 include xdomain/xdomain.mk
 include display-test/display-test.mk
+include vdispl/vdispl.mk
 
 # Benchmark: ours vs upstream in one boot of the rig (results in BENCHMARKS.md).
 # QEMU's -icount makes the guest's clock count instructions, so a figure

@@ -39,7 +39,7 @@ export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/n
 
 rm -rf "$STAGE"
 mkdir -p "$STAGE" "$OUT"
-rm -f "$OUT"/*.deb
+rm -f "$OUT"/libxengnttab*.deb
 umask 022
 
 # Runtime dependencies from the library's NEEDED entries and symbol versions.

@@ -6,7 +6,7 @@
 # version the runtime package Provides.
 .PHONY: deb deb-test
 
-deb: lib
+deb: lib deb-vdispl
 	XEN_DEB_VERSION='$(XEN_DEB_VERSION)' bash packaging/build-deb.sh
 
 deb-test: deb

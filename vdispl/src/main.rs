@@ -75,7 +75,7 @@ fn main() {
         Some(p) => XenStore::open_path(p),
         None => XenStore::open(),
     }
-    .unwrap_or_else(|e| fail(&format!("xenstore: {e}")));
+    .unwrap_or_else(|e| fail(&format!("xenstore {}: {e}", args.xenstore.as_deref().unwrap_or("(xenstored's socket, or /dev/xen/xenbus)"))));
     let grants = XenGrants::open().unwrap_or_else(|e| fail(&format!("grant tables: {e}")));
     if grants.shr.is_none() {
         log::warn!("/dev/xen/gntalloc unavailable: backend-allocated buffers (be-alloc) will be refused unless the card provides them");
