@@ -67,7 +67,8 @@ kms_backend_fbs() {
     n=$(kms_card) || { echo 0; return; }
     n=${n#/dev/dri/card}
     [ -d /sys/kernel/debug/dri ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
-    grep -c 'allocated by = vdispl-backend' "/sys/kernel/debug/dri/$n/framebuffer" 2>/dev/null || echo 0
+    n=$(grep -c 'allocated by = vdispl-backend' "/sys/kernel/debug/dri/$n/framebuffer" 2>/dev/null)
+    echo "${n:-0}"
 }
 # What the backend process holds: mappings of the card and of gntdev, and
 # dma-buf descriptors. All 0 once no guest is connected.

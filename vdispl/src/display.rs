@@ -210,6 +210,7 @@ impl Display {
         }
         let try_export = ctx.shared.export_refused.is_none() && !p.backend_alloc;
         let screen = if self.uses_screen() { ctx.screen.as_deref_mut() } else { None };
+        let on_screen = screen.is_some();
         let t0 = Instant::now();
         let (db, outcome) = DisplayBuffer::create(ctx.grants, self.domid, p, lim, Placement { try_export, screen }).map_err(e)?;
         self.cost += (db.refs.len() / COST_PAGES_UNIT) as u32;
@@ -223,7 +224,7 @@ impl Display {
                     "zero-copy: dma-buf export refused ({err}); this kernel cannot export grants here (a PV domain answers EINVAL), falling back to mapping for every buffer"
                 ));
                 ctx.shared.export_refused = Some(err.to_string());
-                "mapped".to_string()
+                if on_screen { "mapped; map-and-copy (the kernel refused the dma-buf export)".to_string() } else { "mapped".to_string() }
             }
             ExportOutcome::OnScreen => "zero-copy: the card's dumb buffer, granted to the guest".to_string(),
             ExportOutcome::ExportedToScreen => {
@@ -233,6 +234,7 @@ impl Display {
             ExportOutcome::ScreenRefused(why) if p.backend_alloc => format!("backend-allocated, shared; map-and-copy ({why})"),
             ExportOutcome::ScreenRefused(why) => format!("mapped; map-and-copy ({why})"),
             ExportOutcome::NotTried if p.backend_alloc => "backend-allocated, shared".to_string(),
+            ExportOutcome::NotTried if on_screen => format!("mapped; map-and-copy (dma-buf export {})", if ctx.cfg.zero_copy == ZeroCopy::Off { "off" } else { "refused earlier" }),
             ExportOutcome::NotTried => "mapped".to_string(),
         };
         ctx.log.log(&format!(
