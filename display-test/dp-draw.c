@@ -148,11 +148,12 @@ int main(int argc, char **argv)
     printf("setcrtc: ok\n");
 
     int shown = 1;
-    double draw_s = 0;
+    double draw_s = 0, lat_sum = 0, lat_max = 0;
     for (int n = 1; n < frames; n++) {
         struct buf *nb = &b[n % 2];
         if (!is_static) { double d0 = now(); draw(nb, w, h, n); draw_s += now() - d0; }
         struct k_mode_crtc_page_flip pf = { .crtc_id = crtc, .fb_id = nb->fb, .flags = K_MODE_PAGE_FLIP_EVENT, .user_data = n };
+        double f0 = now();
         if (xioctl(fd, K_IOCTL_MODE_PAGE_FLIP, &pf)) die("PAGE_FLIP");
         struct pollfd p = { .fd = fd, .events = POLLIN };
         int got = 0;
@@ -174,6 +175,9 @@ int main(int argc, char **argv)
                 o += e->length;
             }
         }
+        double lat = now() - f0;   /* flip request to flip-complete event */
+        lat_sum += lat;
+        if (lat > lat_max) lat_max = lat;
         shown++;
     }
     double t2 = now();
@@ -181,7 +185,8 @@ int main(int argc, char **argv)
     printf("# setcrtc %.1f ms, %d flips in %.3f s (%.1f flips/s), drawing %.3f s\n",
            (t1 - t0) * 1e3, frames - 1, t2 - t1, frames > 1 ? (frames - 1) / (t2 - t1) : 0.0, draw_s);
     if (frames > 1)
-        printf("# bench: mode %ux%u flips %d seconds %.4f draw_seconds %.4f\n", w, h, frames - 1, t2 - t1, draw_s);
+        printf("# bench: mode %ux%u flips %d seconds %.4f draw_seconds %.4f lat_avg_ms %.2f lat_max_ms %.2f\n",
+               w, h, frames - 1, t2 - t1, draw_s, lat_sum * 1e3 / (frames - 1), lat_max * 1e3);
     if (hold > 0) {
         /* the console (hvc0) is logged in dom0 by xenconsoled */
         FILE *con = fopen("/dev/console", "w");

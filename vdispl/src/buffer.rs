@@ -250,6 +250,8 @@ pub enum ExportOutcome {
 pub struct Placement<'s> {
     /// Try a dma-buf export of frontend-allocated buffers.
     pub try_export: bool,
+    /// Put backend-allocated buffers on the screen (false: `--zero-copy off`).
+    pub screen_alloc: bool,
     /// The screen this device's connectors are shown on, if any.
     pub screen: Option<&'s mut (dyn Screen + 'static)>,
 }
@@ -263,10 +265,12 @@ impl DisplayBuffer {
     pub fn create(g: &dyn Grants, domid: u32, p: DbufParams, lim: &Limits, place: Placement<'_>) -> Result<(DisplayBuffer, ExportOutcome), BufError> {
         p.validate(lim)?;
         let npages = pages_for(p.buffer_sz);
-        let Placement { try_export, mut screen } = place;
+        let Placement { try_export, screen_alloc, mut screen } = place;
         if p.backend_alloc {
             let mut why = None;
-            if let Some(s) = screen.as_deref_mut() {
+            if screen.is_some() && !screen_alloc {
+                why = Some("zero-copy off".to_string());
+            } else if let Some(s) = screen.as_deref_mut() {
                 match on_screen(g, domid, &p, npages, s) {
                     Ok(db) => return Ok((db, ExportOutcome::OnScreen)),
                     Err(OnScreenError::Fatal(e)) => return Err(e),
@@ -565,7 +569,7 @@ mod tests {
         p1.store_u32(0, d2).unwrap();
         let mut p = params(d1, 1024, 1024, 32); // 1024 pages: needs 2 directory pages
         p.backend_alloc = true;
-        let (db, _) = DisplayBuffer::create(&g, D, p, &Limits::default(), Placement { try_export: true, screen: None }).unwrap();
+        let (db, _) = DisplayBuffer::create(&g, D, p, &Limits::default(), Placement { try_export: true, ..Placement::default() }).unwrap();
         assert_eq!(db.refs.len(), 1024);
         assert!(db.exported.is_none(), "our own pages need no export");
         assert_eq!(p1.load_u32(0).unwrap(), d2, "chain pointer untouched");
@@ -586,14 +590,14 @@ mod tests {
     fn export_success_refusal_and_release() {
         let g = FakeGrants::new();
         let (dir, _) = g.guest_buffer(D, 4096 * 4);
-        let (db, out) = DisplayBuffer::create(&g, D, params(dir, 64, 64, 32), &Limits::default(), Placement { try_export: true, screen: None }).unwrap();
+        let (db, out) = DisplayBuffer::create(&g, D, params(dir, 64, 64, 32), &Limits::default(), Placement { try_export: true, ..Placement::default() }).unwrap();
         assert_eq!(out, ExportOutcome::Exported);
         db.destroy(100, None).unwrap();
         assert_eq!(g.released.get(), 1);
         let mut g = FakeGrants::new();
         g.export_errno = Some(libc::EINVAL);
         let (dir, _) = g.guest_buffer(D, 4096 * 4);
-        let (db, out) = DisplayBuffer::create(&g, D, params(dir, 64, 64, 32), &Limits::default(), Placement { try_export: true, screen: None }).unwrap();
+        let (db, out) = DisplayBuffer::create(&g, D, params(dir, 64, 64, 32), &Limits::default(), Placement { try_export: true, ..Placement::default() }).unwrap();
         assert!(matches!(out, ExportOutcome::Refused(GrantError { errno: libc::EINVAL, .. })));
         assert!(db.exported.is_none());
     }

@@ -212,7 +212,8 @@ impl Display {
         let screen = if self.uses_screen() { ctx.screen.as_deref_mut() } else { None };
         let on_screen = screen.is_some();
         let t0 = Instant::now();
-        let (db, outcome) = DisplayBuffer::create(ctx.grants, self.domid, p, lim, Placement { try_export, screen }).map_err(e)?;
+        let screen_alloc = ctx.cfg.zero_copy == ZeroCopy::Auto;
+        let (db, outcome) = DisplayBuffer::create(ctx.grants, self.domid, p, lim, Placement { try_export, screen_alloc, screen }).map_err(e)?;
         self.cost += (db.refs.len() / COST_PAGES_UNIT) as u32;
         let mode = match outcome {
             ExportOutcome::Exported => {
