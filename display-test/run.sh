@@ -1,5 +1,5 @@
 #!/bin/bash
-# display-test/run.sh test|demo|bench: the para-virtual display end to end.
+# display-test/run.sh test|demo|bench|pvh: the para-virtual display end to end.
 # Boots Xen 4.17 under QEMU once (PV dom0 with Debian's toolstack on this
 # project's library, as in xdomain/), starts vdispl-backend in dom0, then PV
 # guests (256 MB) whose drm_xen_front it serves; dom0 runs suite-MODE.txt.
@@ -7,11 +7,13 @@
 # every captured PNG pixel by pixel. Exit status 0 only if both pass.
 #   test:  map (be-alloc=0), map (be-alloc=1), hostile frontend
 #   demo:  one guest, 8 frames; PNGs left in build/display/frames/
-#   bench: flips/s and backend CPU per frame at 1024x768 and 1920x1080
+#   bench: flip latency, flips/s and backend CPU per frame, zero-copy vs
+#          map-and-copy; fairness next to a flooding guest
+#   pvh:   zero-copy and export in a PVH dom0 (run with RIG_DOM0_MODE=pvh)
 # Settings: OURS_LIB, DT_OUT (build/display[-MODE]), RIG_BOOT_TIMEOUT.
 set -euo pipefail
 MODE=${1:-test}
-case $MODE in test|demo|bench) ;; *) echo "usage: $0 test|demo|bench" >&2; exit 2 ;; esac
+case $MODE in test|demo|bench|pvh) ;; *) echo "usage: $0 test|demo|bench|pvh" >&2; exit 2 ;; esac
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 DT_OUT=${DT_OUT:-$TOP/build/display$([ "$MODE" = demo ] || echo "-$MODE")}
 export RIG_OUT=$DT_OUT
@@ -93,13 +95,19 @@ case $MODE in
         screen dt-kms-map 7
         screen dt-kms-stop 7 ;;
     demo)
-        check pattern dt-map 1024x768 8
+        screen dt-demo 7
+        check pattern dt-demo 1024x768 8
         F=$RIG_OUT/frames
         rm -rf "$F" && mkdir -p "$F"
-        cp "$V"/dt-map/*.png "$F/" 2>/dev/null || true
+        cp "$V"/dt-demo/*.png "$F/" 2>/dev/null || true
         cp "$V/vdispl.log" "$RIG_OUT/vdispl.log" 2>/dev/null || true
+        python3 "$DDIR/ppm2png.py" "$S/dt-demo-f7.ppm" "$RIG_OUT/screen.png" 2>/dev/null || { echo "FAIL: no screendump to show"; rc=1; }
         echo "frames the guest drew, as the backend captured them: $F/ ($(ls "$F" | grep -c png) PNGs)"
+        echo "the guest's screen on QEMU's display (a screendump): $RIG_OUT/screen.png"
         echo "backend log: $RIG_OUT/vdispl.log" ;;
+    pvh)
+        screen dt-kms-zc 7
+        screen dt-kms-exp 7 ;;
     bench)
         echo
         echo "vdispl-backend on the cirrus KMS card, $([ "${RIG_DOM0_MODE:-pv}" = pvh ] && echo PVH || echo PV) dom0 under QEMU TCG; flip-done at the card's flip (no screen: at once)"

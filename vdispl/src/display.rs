@@ -52,6 +52,8 @@ impl Default for Config {
 #[derive(Debug)]
 pub struct Shared {
     pub export_refused: Option<String>,
+    /// The screen refused a guest's exported dma-buf: not offered again.
+    pub screen_import_refused: bool,
     pub exports: u64,
     /// PNG capture, if asked for.
     pub capture: Option<Capture>,
@@ -61,7 +63,13 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(cfg: &Config, capture: Option<Capture>) -> Shared {
-        Shared { export_refused: (cfg.zero_copy == ZeroCopy::Off).then(|| "off by configuration".into()), exports: 0, capture, domain_bytes: HashMap::new() }
+        Shared {
+            export_refused: (cfg.zero_copy == ZeroCopy::Off).then(|| "off by configuration".into()),
+            screen_import_refused: false,
+            exports: 0,
+            capture,
+            domain_bytes: HashMap::new(),
+        }
     }
 }
 
@@ -208,9 +216,10 @@ impl Display {
         if dom + sz > lim.max_domain_bytes {
             return Err(e(BufError::Limit("bytes of display buffers of this domain")));
         }
-        let try_export = ctx.shared.export_refused.is_none() && !p.backend_alloc;
         let screen = if self.uses_screen() { ctx.screen.as_deref_mut() } else { None };
         let on_screen = screen.is_some();
+        // (an export the screen cannot use is not made again)
+        let try_export = ctx.shared.export_refused.is_none() && !p.backend_alloc && !(on_screen && ctx.shared.screen_import_refused);
         let t0 = Instant::now();
         let screen_alloc = ctx.cfg.zero_copy == ZeroCopy::Auto;
         let (db, outcome) = DisplayBuffer::create(ctx.grants, self.domid, p, lim, Placement { try_export, screen_alloc, screen }).map_err(e)?;
@@ -233,9 +242,21 @@ impl Display {
                 "zero-copy: mapped + dma-buf exported, imported by the card".to_string()
             }
             ExportOutcome::ScreenRefused(why) if p.backend_alloc => format!("backend-allocated, shared; map-and-copy ({why})"),
-            ExportOutcome::ScreenRefused(why) => format!("mapped; map-and-copy ({why})"),
+            ExportOutcome::ScreenRefused(why) => {
+                ctx.shared.screen_import_refused = true;
+                format!("mapped; map-and-copy ({why})")
+            }
             ExportOutcome::NotTried if p.backend_alloc => "backend-allocated, shared".to_string(),
-            ExportOutcome::NotTried if on_screen => format!("mapped; map-and-copy (dma-buf export {})", if ctx.cfg.zero_copy == ZeroCopy::Off { "off" } else { "refused earlier" }),
+            ExportOutcome::NotTried if on_screen => {
+                let why = if ctx.cfg.zero_copy == ZeroCopy::Off {
+                    "zero-copy off"
+                } else if ctx.shared.screen_import_refused {
+                    "the card refused an exported dma-buf before"
+                } else {
+                    "the kernel refused the dma-buf export before"
+                };
+                format!("mapped; map-and-copy ({why})")
+            }
             ExportOutcome::NotTried => "mapped".to_string(),
         };
         ctx.log.log(&format!(
