@@ -260,7 +260,7 @@ impl<'g, E: EventChannels> Backend<'g, E> {
             // retry reading frontend/frontend-id
             self.devices.remove(&k);
             self.add(k)?;
-            if self.devices.get(&k).map_or(true, |d| d.fe_path.is_empty()) {
+            if self.devices.get(&k).is_none_or(|d| d.fe_path.is_empty()) {
                 return Ok(());
             }
         }
@@ -269,7 +269,7 @@ impl<'g, E: EventChannels> Backend<'g, E> {
         let Some(be_state) = parse_u32(self.xs.read(&format!("{be_path}/state"))?) else {
             return Ok(()); // being removed
         };
-        let online = self.xs.read(&format!("{be_path}/online"))?.map_or(true, |v| v.trim_end_matches('\0') != "0");
+        let online = self.xs.read(&format!("{be_path}/online"))?.is_none_or(|v| v.trim_end_matches('\0') != "0");
         // a guest may make its own nodes unreadable: that reads as Unknown
         let fe_state = match self.xs.read(&format!("{fe_path}/state")) {
             Ok(v) => parse_u32(v).unwrap_or(STATE_UNKNOWN),

@@ -256,6 +256,12 @@ pub struct Placement<'s> {
     pub screen: Option<&'s mut (dyn Screen + 'static)>,
 }
 
+impl std::fmt::Debug for Placement<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Placement").field("try_export", &self.try_export).field("screen_alloc", &self.screen_alloc).field("screen", &self.screen.is_some()).finish()
+    }
+}
+
 impl DisplayBuffer {
     /// DBUF_CREATE. With `try_export`, frontend-allocated buffers are also
     /// turned into a dma-buf; a refusal is reported, not fatal. With a

@@ -94,6 +94,12 @@ pub struct Ctx<'a> {
     pub screen: Option<&'a mut (dyn Screen + 'static)>,
 }
 
+impl std::fmt::Debug for Ctx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx").field("cfg", &self.cfg).field("screen", &self.screen.is_some()).finish()
+    }
+}
+
 /// Cost units: one for any request, more for what copies or maps a lot.
 pub const COST_REQUEST: u32 = 1;
 /// A mode set on the screen.

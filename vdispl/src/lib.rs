@@ -11,6 +11,7 @@
 //!   protocol, /dev/xen/evtchn, grant tables through xengnttab);
 //! - [`backend`]: the xenbus state machine and event loop.
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_debug_implementations)]
 
 // The test doubles (`tests/support/`) name this crate `vdispl::`, in the
 // integration tests and in the unit tests alike.
@@ -25,6 +26,8 @@ pub mod cli;
 pub mod capture;
 pub mod connector;
 pub mod display;
+// (the lead engineer moves evtchn.rs onto the library's encoding; Debug there then)
+#[allow(missing_debug_implementations)]
 pub mod evtchn;
 pub mod frontend;
 pub mod kms;

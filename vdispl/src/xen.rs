@@ -24,6 +24,13 @@ pub struct XenGrants {
     pub shr: Option<&'static GntShr>,
 }
 
+// (by hand: the library's GntDev and GntShr have no Debug yet)
+impl std::fmt::Debug for XenGrants {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XenGrants").field("gntalloc", &self.shr.is_some()).finish()
+    }
+}
+
 impl XenGrants {
     /// Open gntdev (required) and gntalloc (needed only for backend
     /// allocation; its absence is reported when a guest asks for it).

@@ -88,6 +88,7 @@ impl XsError {
 }
 
 /// The byte stream to xenstored.
+#[derive(Debug)]
 pub enum Transport {
     Socket(UnixStream),
     Dev(File),
@@ -124,6 +125,7 @@ impl AsRawFd for Transport {
 }
 
 /// A xenstore connection.
+#[derive(Debug)]
 pub struct XenStore {
     t: Transport,
     next_id: u32,

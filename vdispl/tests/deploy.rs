@@ -27,7 +27,7 @@ fn help_options() -> Vec<String> {
     let (out, _) = text(&run(&["--help"]));
     let mut v: Vec<String> = out
         .lines()
-        .filter_map(|l| l.trim_start().split(|c: char| c == ' ' || c == ',').find(|w| w.starts_with("--")).map(str::to_string))
+        .filter_map(|l| l.trim_start().split([' ', ',']).find(|w| w.starts_with("--")).map(str::to_string))
         .collect();
     v.sort();
     v.dedup();

@@ -252,7 +252,6 @@ fn run_requests(seed: u64, cases: u64, with_screen: bool) -> ([u64; 8], usize) {
         // now and then the guest goes away: everything must be released
         if r.chance(1) && r.chance(5) {
             w.d.teardown(&mut ctx);
-            drop(ctx);
             assert!(w.screen.fbs.is_empty() && w.screen.handles.is_empty(), "case {case}: screen objects left: {:?} {:?}", w.screen.fbs, w.screen.handles);
             assert_eq!(w.g.imports.get(), w.g.imports_released.get(), "case {case}: grants of screen buffers left");
             assert!(w.shared.domain_bytes.is_empty(), "case {case}: domain bytes left");
