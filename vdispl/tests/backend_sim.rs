@@ -8,6 +8,7 @@ use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use support::fake_grants::FakeGrants;
+use support::fake_screen::{FakeScreen, SharedScreen};
 use support::fake_xenstored::FakeXenstored;
 use vdispl::backend::*;
 use vdispl::capture::{Capture, CaptureConfig};
@@ -235,4 +236,83 @@ fn good_and_hostile_frontends() {
     assert!(be.evtchn.bound.iter().all(|(_, d, _)| *d != good), "{:?}", be.evtchn.bound);
 
     let _ = std::fs::remove_dir_all(out);
+}
+
+/// Several guests on one card: by unique-id, through the connector map, a
+/// connector already taken (served without the screen), a unique-id the
+/// guest could have written (ignored); flips on the card, events after the
+/// card's completion; everything off the card when the guests go.
+#[test]
+fn guests_on_screen_connectors() {
+    let xsd = FakeXenstored::start();
+    let g = FakeGrants::new();
+    let screen = SharedScreen(std::rc::Rc::new(std::cell::RefCell::new(FakeScreen::new(&["VGA-1", "HDMI-A-1"]))));
+    let cfg = Config { refresh_hz: 100, ..Config::default() };
+    let map = [("hdmi".to_string(), "HDMI-A-1".to_string())].into_iter().collect();
+    let mut be = Backend::new(xsd.client(), &g, FakeEvtchn::default(), cfg, None, ROOT).with_screen(Box::new(screen.clone()), map);
+    be.start().unwrap();
+    // (domid, unique-id, whether the guest may write the node)
+    let guests = [(5u32, "VGA-1", false), (6, "hdmi", false), (7, "VGA-1", false), (8, "HDMI-A-1", true)];
+    let mut fes = Vec::new();
+    for (d, uid, writable) in guests {
+        let fe = toolstack_add(&xsd, d, false);
+        xsd.set(&format!("{fe}/0/unique-id"), uid);
+        if writable {
+            xsd.set_perms(&format!("{fe}/0/unique-id"), &[&format!("n{d}")]);
+        }
+        fes.push(fe);
+    }
+    be.reconcile_all().unwrap();
+    let mut fx = xsd.client();
+    let mut pages: Vec<Pages> = guests.iter().map(|(d, _, _)| Pages { g: &g, domid: *d, port: Cell::new(10) }).collect();
+    let mut fronts = Vec::new();
+    for (i, fe) in fes.iter().enumerate() {
+        let f = Frontend::setup(&mut fx, fe, &[(64, 32)], &mut pages[i]).unwrap();
+        f.set_state(&mut fx, 3).unwrap();
+        fronts.push(f);
+    }
+    be.reconcile_all().unwrap();
+    {
+        let s = screen.0.borrow();
+        assert_eq!(s.outputs[0].owner.map(|o| o.dev), Some((5, 0)), "VGA-1 by unique-id");
+        assert_eq!(s.outputs[1].owner.map(|o| o.dev), Some((6, 0)), "HDMI-A-1 through the map");
+    }
+    let step = |be: &mut Backend<'_, FakeEvtchn>| {
+        let ports = be.ports();
+        be.on_ports(&ports, Instant::now()).unwrap();
+        be.on_screen(Instant::now()).unwrap();
+        be.tick(Instant::now()).unwrap();
+    };
+    let (w, h) = (64u32, 32u32);
+    for (i, f) in fronts.iter_mut().enumerate() {
+        let p = &mut pages[i];
+        let (refs, _data) = p.grant_pages((w * h * 4).div_ceil(4096) as usize).unwrap();
+        let (dir, _dirs) = write_directory(&refs, p).unwrap();
+        for op in [
+            Op::DbufCreate { dbuf_cookie: 1, width: w, height: h, bpp: 32, buffer_sz: w * h * 4, flags: 0, gref_directory: dir, data_ofs: 0 },
+            Op::FbAttach { dbuf_cookie: 1, fb_cookie: 2, width: w, height: h, pixel_format: PixelFormat::Xrgb8888.fourcc() },
+            Op::SetConfig { fb_cookie: 2, x: 0, y: 0, width: w, height: h, bpp: 32 },
+            Op::PgFlip { fb_cookie: 2 },
+        ] {
+            let id = f.send(0, op, p);
+            let r = f.wait_response(0, id, Duration::from_secs(2), || step(&mut be)).unwrap();
+            assert_eq!(r.status, 0, "guest {}: {op:?}", guests[i].0);
+        }
+        let end = Instant::now() + Duration::from_secs(2);
+        while f.events(0).is_empty() {
+            assert!(Instant::now() < end, "guest {}: no frame-done event", guests[i].0);
+            step(&mut be);
+        }
+    }
+    {
+        let s = screen.0.borrow();
+        assert_eq!((s.outputs[0].flips, s.outputs[1].flips), (1, 1), "one flip each on the card, from guests 5 and 6 only");
+        assert_eq!(s.fbs.len(), 2, "only the two guests on the card have framebuffers there");
+    }
+    for (d, _, _) in guests {
+        xsd.set(&format!("/local/domain/{d}/device/vdispl/0/state"), "6");
+    }
+    be.reconcile_all().unwrap();
+    let s = screen.0.borrow();
+    assert!(s.fbs.is_empty() && s.handles.is_empty() && s.outputs.iter().all(|o| o.owner.is_none()), "card objects left: {:?}", s.fbs);
 }

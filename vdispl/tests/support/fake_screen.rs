@@ -195,3 +195,55 @@ impl Screen for FakeScreen {
         None
     }
 }
+
+/// A [`FakeScreen`] the test keeps a handle on while the backend owns it.
+#[derive(Clone)]
+pub struct SharedScreen(pub std::rc::Rc<RefCell<FakeScreen>>);
+
+impl Screen for SharedScreen {
+    fn describe(&self) -> String {
+        self.0.borrow().describe()
+    }
+    fn can_export(&self) -> bool {
+        self.0.borrow().can_export()
+    }
+    fn can_import(&self) -> bool {
+        self.0.borrow().can_import()
+    }
+    fn max_fb(&self) -> (u32, u32) {
+        self.0.borrow().max_fb()
+    }
+    fn claim(&mut self, name: &str, owner: Owner) -> Result<OutputId, String> {
+        self.0.borrow_mut().claim(name, owner)
+    }
+    fn release_output(&mut self, out: OutputId) {
+        self.0.borrow_mut().release_output(out)
+    }
+    fn create_dumb(&mut self, w: u32, h: u32, bpp: u32, prime: bool) -> io::Result<DumbAlloc> {
+        self.0.borrow_mut().create_dumb(w, h, bpp, prime)
+    }
+    fn import_dmabuf(&mut self, fd: BorrowedFd<'_>) -> io::Result<u32> {
+        self.0.borrow_mut().import_dmabuf(fd)
+    }
+    fn close_handle(&mut self, handle: u32) {
+        self.0.borrow_mut().close_handle(handle)
+    }
+    fn add_fb(&mut self, handle: u32, w: u32, h: u32, fourcc: u32, pitch: u32, offset: u32) -> io::Result<u32> {
+        self.0.borrow_mut().add_fb(handle, w, h, fourcc, pitch, offset)
+    }
+    fn rm_fb(&mut self, fb: u32) {
+        self.0.borrow_mut().rm_fb(fb)
+    }
+    fn set_mode(&mut self, out: OutputId, fb: Option<u32>, w: u32, h: u32) -> io::Result<()> {
+        self.0.borrow_mut().set_mode(out, fb, w, h)
+    }
+    fn flip(&mut self, out: OutputId, fb: u32) -> io::Result<()> {
+        self.0.borrow_mut().flip(out, fb)
+    }
+    fn completed(&mut self) -> io::Result<Vec<(OutputId, Owner)>> {
+        self.0.borrow_mut().completed()
+    }
+    fn fd(&self) -> Option<RawFd> {
+        None
+    }
+}
