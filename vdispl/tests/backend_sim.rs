@@ -316,3 +316,52 @@ fn guests_on_screen_connectors() {
     let s = screen.0.borrow();
     assert!(s.fbs.is_empty() && s.handles.is_empty() && s.outputs.iter().all(|o| o.owner.is_none()), "card objects left: {:?}", s.fbs);
 }
+
+/// A frontend that never consumes its events: the backend looks at the full
+/// page every 20 ms (no 1 ms spinning) and cuts the device off after 10 s,
+/// saying why; the loop's timeout never drops to a busy wait.
+#[test]
+fn full_event_page_is_retried_slowly_then_cut_off() {
+    let xsd = FakeXenstored::start();
+    let g = FakeGrants::new();
+    let cfg = Config { refresh_hz: 0, ..Config::default() };
+    let mut be = Backend::new(xsd.client(), &g, FakeEvtchn::default(), cfg, None, ROOT);
+    be.start().unwrap();
+    let d = 9u32;
+    let fe = toolstack_add(&xsd, d, false);
+    be.reconcile_all().unwrap();
+    let mut p = Pages { g: &g, domid: d, port: Cell::new(10) };
+    let mut fx = xsd.client();
+    let mut f = Frontend::setup(&mut fx, &fe, &[(16, 16)], &mut p).unwrap();
+    f.set_state(&mut fx, 3).unwrap();
+    be.reconcile_all().unwrap();
+    let (refs, _data) = p.grant_pages(1).unwrap();
+    let (dir, _dirs) = write_directory(&refs, &mut p).unwrap();
+    let t0 = Instant::now();
+    let step = |be: &mut Backend<'_, FakeEvtchn>, now: Instant| {
+        be.on_xenstore().unwrap();
+        let ports = be.ports();
+        be.on_ports(&ports, now).unwrap();
+        be.tick(now).unwrap();
+    };
+    for op in [
+        Op::DbufCreate { dbuf_cookie: 1, width: 16, height: 16, bpp: 32, buffer_sz: 1024, flags: 0, gref_directory: dir, data_ofs: 0 },
+        Op::FbAttach { dbuf_cookie: 1, fb_cookie: 2, width: 16, height: 16, pixel_format: PixelFormat::Xrgb8888.fourcc() },
+    ] {
+        let id = f.send(0, op, &mut p);
+        assert_eq!(f.wait_response(0, id, Duration::from_secs(2), || step(&mut be, t0)).unwrap().status, 0);
+    }
+    // 63 events fill the page; the guest never consumes them; 10 more wait
+    for _ in 0..(EVT_RING_LEN + 10) {
+        let id = f.send(0, Op::PgFlip { fb_cookie: 2 }, &mut p);
+        f.wait_response(0, id, Duration::from_secs(2), || step(&mut be, t0)).unwrap();
+    }
+    step(&mut be, t0);
+    assert_eq!(be.timeout(t0), vdispl::serve::STUCK_RETRY, "a full page is looked at again in 20 ms, not 1 ms");
+    step(&mut be, t0 + Duration::from_secs(5));
+    assert_eq!(xsd.get(&format!("{ROOT}/{d}/0/state")).as_deref(), Some("4"), "5 s: still connected");
+    step(&mut be, t0 + Duration::from_secs(11));
+    assert_eq!(xsd.get(&format!("{ROOT}/{d}/0/state")).as_deref(), Some("5"), "11 s: cut off");
+    let err = xsd.get(&format!("{ROOT}/{d}/0/error")).unwrap_or_default();
+    assert!(err.contains("full for 10 s"), "{err}");
+}
