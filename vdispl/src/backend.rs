@@ -88,6 +88,10 @@ pub struct Backend<'g, E: EventChannels> {
     pub(crate) devices: BTreeMap<(u32, u32), Device>,
     pub(crate) ports: HashMap<u32, ((u32, u32), usize)>,
     pub(crate) busy: BTreeSet<((u32, u32), usize)>,
+    /// Each domain's share of the backend's time (`serve.rs`).
+    pub(crate) work: HashMap<u32, crate::serve::Share>,
+    /// Rings waiting for their domain's share to refill, and until when.
+    pub(crate) throttled: BTreeMap<((u32, u32), usize), Instant>,
     /// The screen guests are shown on, if any.
     pub(crate) screen: Option<Box<dyn Screen>>,
     /// Guest connector `unique-id` -> screen connector name; an id without
@@ -116,6 +120,8 @@ impl<'g, E: EventChannels> Backend<'g, E> {
             devices: BTreeMap::new(),
             ports: HashMap::new(),
             busy: BTreeSet::new(),
+            work: HashMap::new(),
+            throttled: BTreeMap::new(),
             screen: None,
             outputs: BTreeMap::new(),
         }
@@ -457,6 +463,7 @@ impl<'g, E: EventChannels> Backend<'g, E> {
         let nrings = conn.rings.len();
         drop(conn);
         self.busy.retain(|(d, _)| *d != k);
+        self.throttled.retain(|(d, _), _| *d != k);
         self.log(
             &name,
             &format!("disconnected: released {nbuf} buffer(s), {nsfb} screen framebuffer(s), {nout} screen output(s); {nrings} ring pair(s) unmapped, ports unbound"),

@@ -75,6 +75,11 @@ pub struct Args {
     #[arg(long, value_name = "MIB", default_value_t = 512)]
     pub max_domain_mib: u64,
 
+    /// Share of one CPU (percent) spent on one domain's requests, at most
+    /// (0: no limit); beyond it, that domain waits.
+    #[arg(long, value_name = "PERCENT", default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub max_domain_cpu: u32,
+
     /// MiB of display buffers one device may hold.
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     pub max_device_mib: u64,
@@ -162,6 +167,7 @@ impl Args {
                 ZeroCopyArg::Off => ZeroCopy::Off,
             },
             limits,
+            max_domain_cpu: self.max_domain_cpu,
             ..Config::default()
         }
     }

@@ -40,11 +40,14 @@ pub struct Config {
     /// How long DBUF_DESTROY waits for a dma-buf's users (must stay well
     /// under the frontend's 3000 ms request timeout).
     pub release_timeout_ms: u32,
+    /// Share of one CPU (percent) the backend spends on one domain's
+    /// requests, at most (0: no limit); beyond it, its rings wait.
+    pub max_domain_cpu: u32,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { refresh_hz: 60, zero_copy: ZeroCopy::Auto, limits: Limits::default(), release_timeout_ms: 1000 }
+        Config { refresh_hz: 60, zero_copy: ZeroCopy::Auto, limits: Limits::default(), release_timeout_ms: 1000, max_domain_cpu: 50 }
     }
 }
 

@@ -9,7 +9,16 @@
 //! alone were not enough: measured under the rig's emulated CPU, a guest
 //! flooding 64-page buffer creations held a turn for ~100 ms, because mapping
 //! grants costs far more time than its units say.) One request still runs to
-//! its end: its worst case is one buffer of the largest size allowed. A guest that never consumes its
+//! its end: its worst case is one buffer of the largest size allowed.
+//!
+//! Share: round-robin bounds how long one ring waits for the others, not how
+//! much of dom0 one guest takes. Each domain's request handling may use at
+//! most `max_domain_cpu` percent of one CPU (a token bucket of time, with a
+//! burst of [`SHARE_BURST`]); beyond that its rings wait, unanswered, until
+//! the share refills. Measured in the rig: a guest flooding buffer creations
+//! otherwise kept dom0 busy enough to double another guest's flip latency,
+//! through the card's own work (its flips are done by a kernel worker that
+//! competes with the backend for dom0's CPU). A guest that never consumes its
 //! events gets its event page retried every [`STUCK_RETRY`], not in a busy
 //! loop, and is cut off after [`STUCK_LIMIT`].
 
@@ -31,6 +40,35 @@ pub const STUCK_RETRY: Duration = Duration::from_millis(20);
 pub const STUCK_LIMIT: Duration = Duration::from_secs(10);
 /// Rejected requests logged per device; later ones are only counted.
 pub const MAX_REJECTIONS_LOGGED: u32 = 32;
+/// Time a domain may spend at once before its share applies.
+pub const SHARE_BURST: Duration = Duration::from_millis(50);
+
+/// One domain's share of the backend's time: a token bucket.
+#[derive(Debug, Clone, Copy)]
+pub struct Share {
+    /// Time it may still spend (negative: owed), in microseconds.
+    credit_us: i64,
+    last: Instant,
+}
+
+impl Share {
+    pub fn new(now: Instant) -> Share {
+        Share { credit_us: SHARE_BURST.as_micros() as i64, last: now }
+    }
+    /// Refill at `percent` of wall time, up to the burst.
+    pub fn refill(&mut self, now: Instant, percent: u32) {
+        let el = now.saturating_duration_since(self.last).as_micros() as i64;
+        self.last = now;
+        self.credit_us = (self.credit_us + el * percent as i64 / 100).min(SHARE_BURST.as_micros() as i64);
+    }
+    pub fn spend(&mut self, d: Duration) {
+        self.credit_us -= d.as_micros() as i64;
+    }
+    /// When the credit is positive again (None: it is now).
+    pub fn ready_at(&self, now: Instant, percent: u32) -> Option<Instant> {
+        (self.credit_us <= 0 && percent > 0).then(|| now + Duration::from_micros(((1 - self.credit_us) * 100 / percent as i64) as u64))
+    }
+}
 
 impl<E: EventChannels> Backend<'_, E> {
     /// Event channel ports that fired.
@@ -43,11 +81,33 @@ impl<E: EventChannels> Backend<'_, E> {
         self.service(now)
     }
 
-    /// Service every connector marked busy (woken, or with work left over).
+    /// Service every connector marked busy (woken, or with work left over),
+    /// unless its domain has used up its share for now.
     pub fn service(&mut self, now: Instant) -> Result<(), XsError> {
+        let ready: Vec<_> = self.throttled.iter().filter(|(_, t)| **t <= now).map(|(k, _)| *k).collect();
+        for k in ready {
+            self.throttled.remove(&k);
+            self.busy.insert(k);
+        }
         let work: Vec<_> = std::mem::take(&mut self.busy).into_iter().collect();
+        let pct = self.cfg.max_domain_cpu;
         for (k, c) in work {
-            match self.service_one(k, c, now) {
+            if pct > 0 {
+                let share = self.work.entry(k.0).or_insert_with(|| Share::new(now));
+                share.refill(now, pct);
+                if let Some(t) = share.ready_at(now, pct) {
+                    self.throttled.insert((k, c), t);
+                    continue;
+                }
+            }
+            let t0 = Instant::now();
+            let r = self.service_one(k, c, now);
+            if pct > 0 {
+                if let Some(s) = self.work.get_mut(&k.0) {
+                    s.spend(t0.elapsed());
+                }
+            }
+            match r {
                 Ok(true) => {
                     self.busy.insert((k, c));
                 }
@@ -181,6 +241,9 @@ impl<E: EventChannels> Backend<'_, E> {
             return Duration::ZERO;
         }
         let mut t = Duration::from_millis(500);
+        if let Some(w) = self.throttled.values().min() {
+            t = t.min(w.saturating_duration_since(now));
+        }
         for dev in self.devices.values() {
             let Some(conn) = &dev.conn else { continue };
             for (c, rings) in conn.display.connectors.iter().zip(&conn.rings) {
@@ -193,5 +256,29 @@ impl<E: EventChannels> Backend<'_, E> {
             }
         }
         t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn share_refills_at_its_rate() {
+        let t0 = Instant::now();
+        let mut s = Share::new(t0);
+        assert!(s.ready_at(t0, 50).is_none(), "a burst to start with");
+        s.spend(Duration::from_millis(150)); // 50 ms of burst, 100 ms owed
+        let at = s.ready_at(t0, 50).expect("owes time");
+        // at 50 %, 100 ms owed take 200 ms of wall time
+        assert!(at >= t0 + Duration::from_millis(200) && at <= t0 + Duration::from_millis(201), "{:?}", at - t0);
+        s.refill(t0 + Duration::from_millis(199), 50);
+        assert!(s.ready_at(t0 + Duration::from_millis(199), 50).is_some());
+        s.refill(t0 + Duration::from_millis(201), 50);
+        assert!(s.ready_at(t0 + Duration::from_millis(201), 50).is_none());
+        // never more than the burst
+        s.refill(t0 + Duration::from_secs(60), 50);
+        s.spend(SHARE_BURST);
+        assert!(s.ready_at(t0 + Duration::from_secs(60), 50).is_some());
     }
 }
