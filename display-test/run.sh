@@ -1,5 +1,5 @@
 #!/bin/bash
-# display-test/run.sh test|demo|bench|pvh: the para-virtual display end to end.
+# display-test/run.sh test|demo|bench|fairness|pvh: the para-virtual display end to end.
 # Boots Xen 4.17 under QEMU once (PV dom0 with Debian's toolstack on this
 # project's library, as in xdomain/), starts vdispl-backend in dom0, then PV
 # guests (256 MB) whose drm_xen_front it serves; dom0 runs suite-MODE.txt.
@@ -8,12 +8,13 @@
 #   test:  map (be-alloc=0), map (be-alloc=1), hostile frontend
 #   demo:  one guest, 8 frames; PNGs left in build/display/frames/
 #   bench: flip latency, flips/s and backend CPU per frame, zero-copy vs
-#          map-and-copy; fairness next to a flooding guest
+#          map-and-copy
+#   fairness: a good guest's flips next to a flooding guest, per CPU share
 #   pvh:   zero-copy and export in a PVH dom0 (run with RIG_DOM0_MODE=pvh)
 # Settings: OURS_LIB, DT_OUT (build/display[-MODE]), RIG_BOOT_TIMEOUT.
 set -euo pipefail
 MODE=${1:-test}
-case $MODE in test|demo|bench|pvh) ;; *) echo "usage: $0 test|demo|bench|pvh" >&2; exit 2 ;; esac
+case $MODE in test|demo|bench|fairness|pvh) ;; *) echo "usage: $0 test|demo|bench|fairness|pvh" >&2; exit 2 ;; esac
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 DT_OUT=${DT_OUT:-$TOP/build/display$([ "$MODE" = demo ] || echo "-$MODE")}
 export RIG_OUT=$DT_OUT
@@ -63,7 +64,7 @@ t2=$(date +%s)
 
 # --- one boot, this project's library everywhere ---
 export RIG_CPU=${RIG_CPU:-qemu64,+svm,+npt} RIG_MEM=${RIG_MEM:-2048} RIG_RESULTS_MB=${RIG_RESULTS_MB:-200}
-export RIG_BOOT_TIMEOUT=${RIG_BOOT_TIMEOUT:-$([ "$MODE" = bench ] && echo 1500 || echo 600)}
+export RIG_BOOT_TIMEOUT=${RIG_BOOT_TIMEOUT:-$(case $MODE in bench|fairness) echo 1500 ;; *) echo 600 ;; esac)}
 R=$RIG_OUT/results
 boot_args=()
 RIG_DOM0_ARGS="xdlib=ours" "$RIG_DIR/boot.sh" "$RIG_OUT/dom0.initrd.gz" "$R" display ||
@@ -118,10 +119,15 @@ case $MODE in
             echo "$l" | awk -v r="${t##*-}" '{printf "%-10s %-13s %-8s %-5s %-5s %6s %7s %12s %12s %22s\n", $2, $20, $22, $24, r, $4, $8, $16, $18, $12}'
             found=$((found + 1))
         done
-        [ "$found" = 10 ] || rc=1
+        [ "$found" = 10 ] || rc=1 ;;
+    fairness)
         echo
-        echo "fairness: the good guest's flips (PV, map-and-copy on the card) before, during and after another guest floods its own device"
-        grep '^fairness:' "$R/dom0/fairness.ours.out" 2>/dev/null || { echo "FAIL fairness: no result"; rc=1; } ;;
+        echo "fairness: a good guest's flips (PV, map-and-copy on the card) before, during and after another guest floods its own device"
+        for s in 0 50 25; do
+            echo "--max-domain-cpu $s:"
+            grep '^fairness:' "$R/dom0/fair-s$s.ours.out" 2>/dev/null | sed 's/^/  /' || { echo "FAIL fair-s$s: no result"; rc=1; }
+            grep -q 'flood.cut_off: ' "$R/dom0/fair-s$s.ours.out" 2>/dev/null || { echo "FAIL fair-s$s: the flooding device was not cut off"; rc=1; }
+        done ;;
 esac
 [ "$rc" = 0 ] && echo "display-test $MODE: PASS" || echo "display-test $MODE: FAIL"
 exit "$rc"
