@@ -58,7 +58,7 @@ cp "$XDIR"/tests/{xd-lib.sh,xd-wait.sh,xd-toolstack} "$B/"
 cp "$DDIR"/tests/* "$B/"
 cp "$TOP/target/release/vdispl-backend" "$B/"
 SUITE=$DDIR/suite-$MODE.txt TEST_BIN=$B RUST_LIST=/nonexistent OURS_LIB=$OURS_LIB \
-RIG_INIT=$XDIR/dom0-init RIG_EXTRA_ROOT=$D RIG_TEST_TIMEOUT=${RIG_TEST_TIMEOUT:-300} \
+RIG_INIT=$XDIR/dom0-init RIG_EXTRA_ROOT=$D RIG_TEST_TIMEOUT=${RIG_TEST_TIMEOUT:-$([ "$MODE" = fairness ] && echo 600 || echo 300)} \
     "$RIG_DIR/mkinitrd.sh" dom0 "$RIG_OUT/dom0.initrd.gz"
 t2=$(date +%s)
 
