@@ -43,30 +43,42 @@ pub const MAX_REJECTIONS_LOGGED: u32 = 32;
 /// Time a domain may spend at once before its share applies.
 pub const SHARE_BURST: Duration = Duration::from_millis(50);
 
-/// One domain's share of the backend's time: a token bucket.
+/// One domain's share of the backend's time: a token bucket. Credit is kept
+/// in nanoseconds times 100, so that refilling at `percent` of the elapsed
+/// time is exact however often it is asked (rounding each small refill down
+/// would starve a ring that is looked at every few microseconds).
 #[derive(Debug, Clone, Copy)]
 pub struct Share {
-    /// Time it may still spend (negative: owed), in microseconds.
-    credit_us: i64,
+    credit: i64,
     last: Instant,
+}
+
+const CENTI: i64 = 100;
+
+fn nanos(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX / (2 * CENTI))
 }
 
 impl Share {
     pub fn new(now: Instant) -> Share {
-        Share { credit_us: SHARE_BURST.as_micros() as i64, last: now }
+        Share { credit: nanos(SHARE_BURST) * CENTI, last: now }
     }
     /// Refill at `percent` of wall time, up to the burst.
     pub fn refill(&mut self, now: Instant, percent: u32) {
-        let el = now.saturating_duration_since(self.last).as_micros() as i64;
-        self.last = now;
-        self.credit_us = (self.credit_us + el * percent as i64 / 100).min(SHARE_BURST.as_micros() as i64);
+        let el = nanos(now.saturating_duration_since(self.last)).min(nanos(SHARE_BURST) * CENTI);
+        self.last = self.last.max(now);
+        self.credit = self.credit.saturating_add(el * percent as i64).min(nanos(SHARE_BURST) * CENTI);
     }
     pub fn spend(&mut self, d: Duration) {
-        self.credit_us -= d.as_micros() as i64;
+        self.credit = self.credit.saturating_sub(nanos(d).saturating_mul(CENTI));
     }
     /// When the credit is positive again (None: it is now).
     pub fn ready_at(&self, now: Instant, percent: u32) -> Option<Instant> {
-        (self.credit_us <= 0 && percent > 0).then(|| now + Duration::from_micros(((1 - self.credit_us) * 100 / percent as i64) as u64))
+        if self.credit > 0 || percent == 0 {
+            return None;
+        }
+        let wait = ((1 - self.credit) as u64).div_ceil(percent as u64);
+        Some(now + Duration::from_nanos(wait))
     }
 }
 
@@ -235,6 +247,11 @@ impl<E: EventChannels> Backend<'_, E> {
         Ok(())
     }
 
+    /// Rings waiting for their domain's CPU share (diagnostics, tests).
+    pub fn throttled_rings(&self) -> usize {
+        self.throttled.len()
+    }
+
     /// How long the event loop may sleep.
     pub fn timeout(&self, now: Instant) -> Duration {
         if !self.busy.is_empty() || self.xs.has_events() {
@@ -280,5 +297,22 @@ mod tests {
         s.refill(t0 + Duration::from_secs(60), 50);
         s.spend(SHARE_BURST);
         assert!(s.ready_at(t0 + Duration::from_secs(60), 50).is_some());
+    }
+
+    #[test]
+    fn share_refills_even_when_asked_every_microsecond() {
+        let t0 = Instant::now();
+        let mut s = Share::new(t0);
+        s.spend(SHARE_BURST + Duration::from_micros(100)); // 100 us owed
+        // at 20 %: 500 us of wall time, asked for every microsecond
+        let mut t = t0;
+        for _ in 0..499 {
+            t += Duration::from_micros(1);
+            s.refill(t, 20);
+            assert!(s.ready_at(t, 20).is_some());
+        }
+        t += Duration::from_micros(2);
+        s.refill(t, 20);
+        assert!(s.ready_at(t, 20).is_none(), "{s:?}");
     }
 }

@@ -365,3 +365,53 @@ fn full_event_page_is_retried_slowly_then_cut_off() {
     let err = xsd.get(&format!("{ROOT}/{d}/0/error")).unwrap_or_default();
     assert!(err.contains("full for 10 s"), "{err}");
 }
+
+/// The per-domain CPU share throttles, never stalls: with a share of 20 %,
+/// a stream of buffer creations and destructions is held back (its ring
+/// waits) and still every request gets its answer.
+#[test]
+fn cpu_share_throttles_but_answers_everything() {
+    let xsd = FakeXenstored::start();
+    let g = FakeGrants::new();
+    let cfg = Config { refresh_hz: 0, max_domain_cpu: 20, ..Config::default() };
+    let mut be = Backend::new(xsd.client(), &g, FakeEvtchn::default(), cfg, None, ROOT);
+    be.start().unwrap();
+    let d = 12u32;
+    let fe = toolstack_add(&xsd, d, false);
+    be.reconcile_all().unwrap();
+    let mut p = Pages { g: &g, domid: d, port: Cell::new(10) };
+    let mut fx = xsd.client();
+    let mut f = Frontend::setup(&mut fx, &fe, &[(64, 64)], &mut p).unwrap();
+    f.set_state(&mut fx, 3).unwrap();
+    be.reconcile_all().unwrap();
+    let (refs, _data) = p.grant_pages(4).unwrap();
+    let (dir, _dirs) = write_directory(&refs, &mut p).unwrap();
+    let step = |be: &mut Backend<'_, FakeEvtchn>| {
+        let ports = be.ports();
+        be.on_ports(&ports, Instant::now()).unwrap();
+        std::thread::sleep(be.timeout(Instant::now()).min(Duration::from_millis(5)));
+    };
+    let t0 = Instant::now();
+    let mut throttled = 0;
+    let mut i = 0u64;
+    // until the share has held the ring back a few times (or 20 s)
+    while throttled < 3 && t0.elapsed() < Duration::from_secs(20) {
+        i += 1;
+        let op = if i % 2 == 1 {
+            Op::DbufCreate { dbuf_cookie: 1, width: 64, height: 64, bpp: 32, buffer_sz: 16384, flags: 0, gref_directory: dir, data_ofs: 0 }
+        } else {
+            Op::DbufDestroy { dbuf_cookie: 1 }
+        };
+        let id = f.send(0, op, &mut p);
+        let mut held = false;
+        let r = f
+            .wait_response(0, id, Duration::from_secs(10), || {
+                held |= be.throttled_rings() > 0;
+                step(&mut be)
+            })
+            .unwrap_or_else(|| panic!("request {i} never answered"));
+        assert_eq!(r.status, 0);
+        throttled += held as u32;
+    }
+    assert!(throttled >= 3, "the share never held the ring back ({i} requests in {:?})", t0.elapsed());
+}
