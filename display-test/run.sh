@@ -11,7 +11,7 @@
 #          map-and-copy
 #   fairness: a good guest's flips next to a flooding guest, per CPU share
 #   pvh:   zero-copy and export in a PVH dom0 (run with RIG_DOM0_MODE=pvh)
-# Settings: OURS_LIB, DT_OUT (build/display[-MODE]), RIG_BOOT_TIMEOUT.
+# Settings: OURS_LIB, DT_OUT (build/display[-MODE]), DT_SUITE (suite-MODE.txt), RIG_BOOT_TIMEOUT.
 set -euo pipefail
 MODE=${1:-test}
 case $MODE in test|demo|bench|fairness|pvh) ;; *) echo "usage: $0 test|demo|bench|fairness|pvh" >&2; exit 2 ;; esac
@@ -57,7 +57,7 @@ cp -a "$XD_PKGS"/xenstore-utils/usr/bin/xenstore* "$D/usr/bin/"
 cp "$XDIR"/tests/{xd-lib.sh,xd-wait.sh,xd-toolstack} "$B/"
 cp "$DDIR"/tests/* "$B/"
 cp "$TOP/target/release/vdispl-backend" "$B/"
-SUITE=$DDIR/suite-$MODE.txt TEST_BIN=$B RUST_LIST=/nonexistent OURS_LIB=$OURS_LIB \
+SUITE=${DT_SUITE:-$DDIR/suite-$MODE.txt} TEST_BIN=$B RUST_LIST=/nonexistent OURS_LIB=$OURS_LIB \
 RIG_INIT=$XDIR/dom0-init RIG_EXTRA_ROOT=$D RIG_TEST_TIMEOUT=${RIG_TEST_TIMEOUT:-$([ "$MODE" = fairness ] && echo 600 || echo 300)} \
     "$RIG_DIR/mkinitrd.sh" dom0 "$RIG_OUT/dom0.initrd.gz"
 t2=$(date +%s)
