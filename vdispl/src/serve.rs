@@ -6,21 +6,21 @@
 //! (a plain request is 1; mapping, copying and mode sets cost more) and at
 //! most [`TURN_TIME`] of work, whichever ends first, then every other busy
 //! ring, the card's completions and the events get their turn. (Cost units
-//! alone were not enough: measured under the rig's emulated CPU, a guest
-//! flooding 64-page buffer creations held a turn for ~100 ms, because mapping
-//! grants costs far more time than its units say.) One request still runs to
-//! its end: its worst case is one buffer of the largest size allowed.
+//! alone do not bound a turn's time: under the rig's emulated CPU mapping a
+//! buffer's grants takes milliseconds for 2 units.) One request still runs
+//! to its end: its worst case is one buffer of the largest size allowed.
 //!
 //! Share: round-robin bounds how long one ring waits for the others, not how
 //! much of dom0 one guest takes. Each domain's request handling may use at
 //! most `max_domain_cpu` percent of one CPU (a token bucket of time, with a
 //! burst of [`SHARE_BURST`]); beyond that its rings wait, unanswered, until
-//! the share refills. Measured in the rig: a guest flooding buffer creations
-//! otherwise kept dom0 busy enough to double another guest's flip latency,
-//! through the card's own work (its flips are done by a kernel worker that
-//! competes with the backend for dom0's CPU). A guest that never consumes its
-//! events gets its event page retried every [`STUCK_RETRY`], not in a busy
-//! loop, and is cut off after [`STUCK_LIMIT`].
+//! the share refills. (In the rig, with one emulated CPU for every domain, a
+//! guest flooding buffer creations doubled another guest's flip latency with
+//! or without the share: the grant hypercalls and the card's kernel worker
+//! compete there too. BENCHMARKS.md, fairness.)
+//!
+//! A guest that never consumes its events gets its event page retried every
+//! [`STUCK_RETRY`], not in a busy loop, and is cut off after [`STUCK_LIMIT`].
 
 use std::time::{Duration, Instant};
 
