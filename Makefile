@@ -7,6 +7,8 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 DESTDIR     ?=
 CARGO       ?= cargo
 
+# cargo's output directory (CARGO_TARGET_DIR moves it, as for cargo).
+CARGO_TARGET := $(or $(CARGO_TARGET_DIR),target)
 SONAME   := libxengnttab.so.1
 REALNAME := libxengnttab.so.1.2
 BUILD    := build
@@ -26,7 +28,7 @@ lib:
 	$(CARGO) rustc --profile shipped -p xengnttab-capi --crate-type staticlib
 	mkdir -p $(OUT_LIB)
 	$(CC) -shared -o $(OUT_LIB)/$(REALNAME) -fuse-ld=bfd \
-		-Wl,--whole-archive target/shipped/libxengnttab_capi.a -Wl,--no-whole-archive \
+		-Wl,--whole-archive $(CARGO_TARGET)/shipped/libxengnttab_capi.a -Wl,--no-whole-archive \
 		-Wl,--version-script=capi/libxengnttab.map -Wl,-soname,$(SONAME) \
 		-Wl,--gc-sections $(LIB_STRIP) -Wl,-z,relro,-z,now -Wl,--as-needed -lgcc_s -lc
 	ln -sf $(REALNAME) $(OUT_LIB)/$(SONAME)
@@ -35,9 +37,9 @@ lib:
 # Refresh the committed header from the build's cbindgen output.
 header:
 	$(CARGO) build --release -p xengnttab-capi
-	cp "$$(ls -t target/release/build/xengnttab-capi-*/out/xengnttab.h | head -1)" include/xengnttab.h
+	cp "$$(ls -t $(CARGO_TARGET)/release/build/xengnttab-capi-*/out/xengnttab.h | head -1)" include/xengnttab.h
 
-install: lib
+install: lib install-vdispl
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 0644 $(OUT_LIB)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(REALNAME)
 	ln -sf $(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -46,7 +48,7 @@ install: lib
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 		pkgconfig/xengnttab.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/xengnttab.pc
 
-uninstall:
+uninstall: uninstall-vdispl
 	rm -f $(DESTDIR)$(LIBDIR)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libxengnttab.so
 	rm -f $(DESTDIR)$(INCLUDEDIR)/xengnttab.h $(DESTDIR)$(PKGCONFIGDIR)/xengnttab.pc
 
@@ -92,6 +94,7 @@ include packaging/packaging.mk
 include debian-progs/debian-progs.mk
 include xdomain/xdomain.mk
 include display-test/display-test.mk
+include vdispl/vdispl.mk
 
 # Benchmark: ours vs upstream in one boot of the rig (results in BENCHMARKS.md).
 # QEMU's -icount makes the guest's clock count instructions, so a figure
@@ -154,7 +157,7 @@ demo:
 demo-lib: lib
 	$(CARGO) build --release -p xengnttab --example demo
 	mkdir -p $(BUILD)/demo/bin
-	cp target/release/examples/demo $(BUILD)/demo/bin/
+	cp $(CARGO_TARGET)/release/examples/demo $(BUILD)/demo/bin/
 	SUITE=xengnttab/examples/demo-suite.txt TEST_BIN=$(BUILD)/demo/bin RUST_LIST=/nonexistent rig/run.sh
 	@echo "--- what the demo printed in dom0 ---"
 	@cat $(RIG_BUILD)/rig/results/dom0/demo.ours.out

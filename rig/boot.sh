@@ -9,7 +9,10 @@
 # RIG_DOM0_ARGS, RIG_RESULTS_MB (64), RIG_QEMU_ARGS (extra, e.g. -machine q35),
 # RIG_DOM0_MODE (pv; pvh adds -machine q35 -device amd-iommu, -cpu
 # qemu64,+svm,+npt unless RIG_CPU is set, Xen dom0=pvh iommu=1, and puts the
-# results disk on q35's AHCI controller instead of virtio).
+# results disk on q35's AHCI controller instead of virtio), RIG_VGA (QEMU's
+# -vga card, e.g. cirrus; default QEMU's), RIG_SCREENDUMP=1 (a QMP socket, and
+# rig/screendump.py dumps the display to $RIG_OUT/NAME.screens/TAG.ppm whenever
+# the console shows "@@RIG-SCREENDUMP TAG").
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 INITRD=$1 RESULTS=$2 NAME=${3:-dom0}
@@ -36,6 +39,17 @@ if [ "$RIG_DOM0_MODE" = pvh ]; then
 fi
 XEN_ARGS="$MODE_XEN_ARGS console=com1 dom0_mem=${RIG_DOM0_MEM:-1024M},max:${RIG_DOM0_MEM:-1024M} ${RIG_XEN_ARGS:-}"
 DOM0_ARGS="console=hvc0 quiet $MODE_DOM0_ARGS ${RIG_DOM0_ARGS:-}"
+EXTRA=()
+[ -z "${RIG_VGA:-}" ] || EXTRA+=(-vga "$RIG_VGA")
+WATCHER=
+if [ "${RIG_SCREENDUMP:-0}" = 1 ]; then
+    SOCK=$RIG_OUT/$NAME.qmp SHOTS=$RIG_OUT/$NAME.screens
+    rm -rf "$SHOTS" "$SOCK" && mkdir -p "$SHOTS"
+    : > "$LOG"
+    EXTRA+=(-qmp "unix:$SOCK,server=on,wait=off")
+    python3 "$RIG_DIR/screendump.py" "$LOG" "$SOCK" "$SHOTS" &
+    WATCHER=$!
+fi
 log "booting $NAME ($RIG_DOM0_MODE dom0, timeout ${TIMEOUT}s, console: $LOG)"
 start=$(date +%s)
 set +e
@@ -44,10 +58,14 @@ timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu "$CPU" \
     -m "${RIG_MEM:-1536}" -smp 1 -nographic -no-reboot \
     -kernel "$XEN_ELF" -append "$XEN_ARGS" \
     -initrd "$VMLINUZ $DOM0_ARGS,$INITRD" \
-    "${DISK[@]}" -nic none ${RIG_QEMU_ARGS:-} \
+    "${DISK[@]}" -nic none "${EXTRA[@]}" ${RIG_QEMU_ARGS:-} \
     < /dev/null > "$LOG" 2>&1
 qrc=$?
 set -e
+if [ -n "$WATCHER" ]; then
+    sleep 0.5  # a marker in the last lines of the console
+    kill "$WATCHER" 2>/dev/null; wait "$WATCHER" 2>/dev/null || true
+fi
 log "$NAME: QEMU ended after $(( $(date +%s) - start ))s (status $qrc)"
 
 STATUS=$RIG_OUT/$NAME.boot-status  # "ok" or the failure reason, for run.sh

@@ -34,12 +34,14 @@ fn linked_crates(package: &str) -> Vec<String> {
 }
 
 #[test]
-fn copyright_names_every_crate_linked_into_the_library() {
+fn copyright_names_every_crate_linked_into_what_is_shipped() {
     let copyright = std::fs::read_to_string(root().join("debian/copyright")).unwrap();
-    let crates = linked_crates("xengnttab-capi");
-    assert!(crates.iter().any(|c| c == "libc"), "cargo tree found no crates: {crates:?}");
-    let missing: Vec<&String> = crates.iter().filter(|c| !copyright.contains(&format!("{c} "))).collect();
-    assert!(missing.is_empty(), "debian/copyright does not name {missing:?} (linked into libxengnttab.so.1)");
+    for (package, binary) in [("xengnttab-capi", "libxengnttab.so.1"), ("vdispl", "vdispl-backend")] {
+        let crates = linked_crates(package);
+        assert!(crates.iter().any(|c| c == "libc"), "cargo tree found no crates: {crates:?}");
+        let missing: Vec<&String> = crates.iter().filter(|c| !copyright.contains(&format!("{c} "))).collect();
+        assert!(missing.is_empty(), "debian/copyright does not name {missing:?} (linked into {binary})");
+    }
 }
 
 #[test]
