@@ -14,7 +14,7 @@ REALNAME := libxengnttab.so.1.2
 BUILD    := build
 OUT_LIB  := $(BUILD)/lib
 
-.PHONY: all lib header install uninstall test host-test c-tests rust-xen-tests clean
+.PHONY: all lib header install install-lib uninstall test host-test c-tests rust-xen-tests clean
 
 all: lib
 
@@ -39,7 +39,10 @@ header:
 	$(CARGO) build --release -p xengnttab-capi
 	cp "$$(ls -t $(CARGO_TARGET)/release/build/xengnttab-capi-*/out/xengnttab.h | head -1)" include/xengnttab.h
 
-install: lib install-vdispl
+install: install-lib install-vdispl
+
+# The library, its header and pkg-config file.
+install-lib: lib
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 0644 $(OUT_LIB)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(REALNAME)
 	ln -sf $(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
