@@ -142,7 +142,7 @@ XD_BENCH_OUT = $(RIG_BUILD)/bench-xdomain-$(BENCH_DOM0)
 bench-xdomain: bench-bins xdomain-progs
 	rm -rf $(BUILD)/bench/xdomain-bin && mkdir -p $(BUILD)/bench/xdomain-bin
 	cp $(BUILD)/bench/bin/bench $(BUILD)/bench/bin/steps testing/bench/run-xdomain.sh testing/bench/rounds.sh $(BUILD)/bench/xdomain-bin/
-	XD_EXTRA_BIN=$(CURDIR)/$(BUILD)/bench/xdomain-bin XD_LIBS=ours XD_SUITE=$(CURDIR)/bench/suite-xdomain.txt \
+	XD_EXTRA_BIN=$(CURDIR)/$(BUILD)/bench/xdomain-bin XD_LIBS=ours XD_SUITE=$(CURDIR)/testing/bench/suite-xdomain.txt \
 		RIG_DOM0_MODE=$(BENCH_DOM0) RIG_OUT=$(CURDIR)/$(XD_BENCH_OUT) RIG_TEST_TIMEOUT=1500 \
 		RIG_BOOT_TIMEOUT=2400 RIG_QEMU_ARGS="$(BENCH_QEMU_ARGS)" testing/xdomain/run.sh
 	python3 testing/bench/report.py $(XD_BENCH_OUT)/results/dom0/pv-bench.ours.out

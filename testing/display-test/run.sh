@@ -22,7 +22,7 @@ unset RIG_OUT
 RIG_OUT_NAME=display$([ "$MODE" = demo ] || echo "-$MODE")
 . "$TOP/testing/rig/common.sh"
 export RIG_OUT
-DDIR=$TOP/display-test XDIR=$TOP/xdomain
+DDIR=$TOP/testing/display-test XDIR=$TOP/testing/xdomain
 t0=$(date +%s)
 . "$XDIR/env.sh"
 # dom0 has a KMS card (QEMU -vga cirrus, module cirrus); the host takes
