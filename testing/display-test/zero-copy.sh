@@ -4,7 +4,8 @@
 # run.sh (screendumps of QEMU's display checked pixel by pixel), then the
 # backend's log: be-alloc=1 buffers on the card, zero-copy; be-alloc=0
 # buffers exported as dma-bufs (no refusal from the kernel here), offered to
-# the card, which refuses them (cirrus: 32-bit DMA mask), so mapped and copied.
+# the card, which refuses them (cirrus: 32-bit DMA mask on Linux 6.1; on 6.12
+# it imports them and refuses the mode set), so mapped and copied.
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 . "$TOP/testing/rig/common.sh"

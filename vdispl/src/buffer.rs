@@ -328,6 +328,26 @@ impl DisplayBuffer {
         }
     }
 
+    /// Whether the screen reads this buffer through the guest's exported
+    /// dma-buf (be-alloc=0 zero-copy).
+    pub fn exported_to_screen(&self) -> bool {
+        self.screen.is_some() && self.exported.is_some()
+    }
+
+    /// The screen imported the guest's dma-buf but will not show it: let go
+    /// of the screen's handle and of the dma-buf; the buffer stays mapped,
+    /// to be copied from. The caller removes the screen's framebuffers on it
+    /// first.
+    pub fn leave_screen(&mut self, timeout_ms: u32, s: &mut dyn Screen) -> Result<(), GrantError> {
+        if !self.exported_to_screen() {
+            return Ok(());
+        }
+        if let Some(sb) = self.screen.take() {
+            s.close_handle(sb.handle);
+        }
+        self.exported.take().map_or(Ok(()), |e| e.release(timeout_ms))
+    }
+
     /// Release the dma-buf (waiting for its users), end the grants of a
     /// screen buffer before letting go of it, and unmap/unshare.
     pub fn destroy(self, timeout_ms: u32, screen: Option<&mut (dyn Screen + 'static)>) -> Result<(), GrantError> {

@@ -129,6 +129,23 @@ pub struct Display {
     cost: u32,
 }
 
+/// Why a frame could not be put on the screen.
+#[derive(Debug)]
+enum ScreenError {
+    /// The guest's framebuffer is not usable (not attached, outside its buffer).
+    Guest(String),
+    /// The card refused the mode set or flip.
+    Refused(String),
+}
+
+impl std::fmt::Display for ScreenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScreenError::Guest(why) | ScreenError::Refused(why) => f.write_str(why),
+        }
+    }
+}
+
 fn ok(req: &Request) -> Response {
     Response::to(req, status::OK)
 }
@@ -377,14 +394,19 @@ impl Display {
         if self.connectors[conn].pending.len() >= MAX_PENDING_FLIPS {
             return Err((status::EBUSY, "SET_CONFIG: too many flips waiting".into()));
         }
-        if let (Some(out), Some(s)) = (out, ctx.screen.as_deref_mut()) {
+        if let (Some(out), true) = (out, ctx.screen.is_some()) {
             self.cost += COST_MODESET;
-            let sfb = self.sfbs.get(&fb_cookie).ok_or((status::EINVAL, "SET_CONFIG: fb not on the screen".to_string()))?;
-            if let (Some(cb), Some(db)) = (&sfb.copy, self.dbufs.get(&fb.dbuf_cookie)) {
-                let n = scanout::copy_frame(db, &fb, cb).map_err(|err| (status::EINVAL, format!("SET_CONFIG: {err}")))?;
-                self.cost += (n / COST_COPY_UNIT) as u32;
+            let show = |d: &mut Self, ctx: &mut Ctx<'_>| d.screen_show(&fb, |s, id| s.set_mode(out, Some(id), width, height), ctx);
+            let mut r = show(self, ctx);
+            if let Err(ScreenError::Refused(why)) = &r {
+                if self.copy_instead_of_import(fb.dbuf_cookie, why, ctx) {
+                    r = show(self, ctx);
+                }
             }
-            s.set_mode(out, Some(sfb.fb), width, height).map_err(|err| (status::EINVAL, format!("SET_CONFIG: the screen refused {width}x{height}: {err}")))?;
+            r.map_err(|err| match err {
+                ScreenError::Guest(why) => (status::EINVAL, format!("SET_CONFIG: {why}")),
+                ScreenError::Refused(why) => (status::EINVAL, format!("SET_CONFIG: the screen refused {width}x{height}: {why}")),
+            })?;
         }
         let c = &mut self.connectors[conn];
         c.current = Some((fb_cookie, width, height));
@@ -425,21 +447,25 @@ impl Display {
     /// flight (copying it first in map-and-copy mode). A flip the screen
     /// refuses completes at once, unshown (said once per connector).
     pub fn start_flips(&mut self, conn: usize, now: Instant, ctx: &mut Ctx<'_>) {
-        let Some(s) = ctx.screen.as_deref_mut() else { return };
+        if ctx.screen.is_none() {
+            return;
+        }
         loop {
             let Some(c) = self.connectors.get(conn) else { return };
             let (Some(out), Some(i)) = (c.out, c.next_to_submit()) else { return };
             let fbc = c.pending[i].fb_cookie;
-            let r = match (self.fbs.get(&fbc), self.sfbs.get(&fbc)) {
-                (Some(fb), Some(sfb)) => {
-                    let copied = match (&sfb.copy, self.dbufs.get(&fb.dbuf_cookie)) {
-                        (Some(cb), Some(db)) => scanout::copy_frame(db, fb, cb).map_err(|e| e.to_string()),
-                        _ => Ok(0),
-                    };
-                    self.cost += (*copied.as_ref().unwrap_or(&0) / COST_COPY_UNIT) as u32;
-                    copied.and_then(|_| s.flip(out, sfb.fb).map_err(|e| e.to_string()))
+            let r = match self.fbs.get(&fbc).copied() {
+                Some(fb) => {
+                    let show = |d: &mut Self, ctx: &mut Ctx<'_>| d.screen_show(&fb, |s, id| s.flip(out, id), ctx);
+                    let mut r = show(self, ctx);
+                    if let Err(ScreenError::Refused(why)) = &r {
+                        if self.copy_instead_of_import(fb.dbuf_cookie, why, ctx) {
+                            r = show(self, ctx);
+                        }
+                    }
+                    r.map_err(|e| e.to_string())
                 }
-                _ => Err("its framebuffer is gone".to_string()),
+                None => Err("its framebuffer is gone".to_string()),
             };
             let c = &mut self.connectors[conn];
             c.pending[i].submitted = true;
@@ -454,6 +480,54 @@ impl Display {
                 }
             }
         }
+    }
+
+    /// Put `fb` on the screen with `op` (a mode set or a flip), copying the
+    /// frame first in map-and-copy mode.
+    fn screen_show(&mut self, fb: &Framebuffer, op: impl FnOnce(&mut dyn Screen, u32) -> std::io::Result<()>, ctx: &mut Ctx<'_>) -> Result<(), ScreenError> {
+        let Some(s) = ctx.screen.as_deref_mut() else { return Ok(()) };
+        let sfb = self.sfbs.get(&fb.cookie).ok_or(ScreenError::Guest("fb not on the screen".into()))?;
+        if let (Some(cb), Some(db)) = (&sfb.copy, self.dbufs.get(&fb.dbuf_cookie)) {
+            let n = scanout::copy_frame(db, fb, cb).map_err(|e| ScreenError::Guest(e.to_string()))?;
+            self.cost += (n / COST_COPY_UNIT) as u32;
+        }
+        op(s, sfb.fb).map_err(|e| ScreenError::Refused(e.to_string()))
+    }
+
+    /// The card imported the guest's dma-buf `dbuf_cookie` but refused to
+    /// show it (Linux 6.12's cirrus accepts the import and answers the mode
+    /// set with EINVAL): every buffer of this device that the card reads
+    /// through an export is copied from now on, its framebuffers remade over
+    /// dumb buffers of ours and its dma-buf released, and no later buffer is
+    /// exported for the screen. False if `dbuf_cookie` was not such a buffer
+    /// (nothing changed, no use trying again).
+    fn copy_instead_of_import(&mut self, dbuf_cookie: u64, why: &str, ctx: &mut Ctx<'_>) -> bool {
+        let Some(s) = ctx.screen.as_deref_mut() else { return false };
+        if !self.dbufs.get(&dbuf_cookie).is_some_and(DisplayBuffer::exported_to_screen) {
+            return false;
+        }
+        ctx.shared.screen_import_refused = true;
+        for (&cookie, db) in self.dbufs.iter_mut().filter(|(_, db)| db.exported_to_screen()) {
+            let fbs: Vec<Framebuffer> = self.fbs.values().filter(|f| f.dbuf_cookie == cookie).copied().collect();
+            for fb in &fbs {
+                if let Some(sfb) = self.sfbs.remove(&fb.cookie) {
+                    scanout::detach(s, sfb);
+                }
+            }
+            if let Err(err) = db.leave_screen(ctx.cfg.release_timeout_ms, s) {
+                ctx.log.log(&format!("dbuf {cookie:#x}: releasing its dma-buf: {err}"));
+            }
+            for fb in &fbs {
+                match scanout::attach(s, db, fb) {
+                    Ok(sfb) => {
+                        self.sfbs.insert(fb.cookie, sfb);
+                    }
+                    Err(err) => ctx.log.log(&format!("fb {:#x}: the screen cannot show it copied either: {err}", fb.cookie)),
+                }
+            }
+            ctx.log.log(&format!("dbuf {cookie:#x}: now map-and-copy (the card refused the guest's dma-buf when showing it: {why})"));
+        }
+        true
     }
 
     /// The screen completed `conn`'s flip in flight: its event is due now,

@@ -382,6 +382,87 @@ fn screen_refusals() {
     assert!(t.d.connectors[1].due(now).is_some());
 }
 
+/// be-alloc=0 on a card that imports dma-bufs: the guest's exported buffer
+/// is shown in place; destroying it closes the card's handle and releases
+/// the dma-buf.
+#[test]
+fn screen_shows_exported_dmabuf_in_place() {
+    let mut t = T::with_screen(false);
+    t.screen.as_mut().unwrap().import = true;
+    assert_eq!(t.dbuf(1, 64, 48), 0);
+    assert!(t.logs.iter().any(|l| l.contains("imported by the card")), "{:?}", t.logs);
+    assert_eq!(t.req(0, Op::FbAttach { dbuf_cookie: 1, fb_cookie: 2, width: 64, height: 48, pixel_format: xrgb() }), 0);
+    assert!(t.d.sfbs[&2].copy.is_none(), "zero-copy: no copy buffer");
+    assert_eq!(t.req(0, Op::SetConfig { fb_cookie: 2, x: 0, y: 0, width: 64, height: 48, bpp: 32 }), 0);
+    assert_eq!(t.screen.as_ref().unwrap().outputs[0].shown.map(|s| s.0), Some(t.d.sfbs[&2].fb));
+    assert_eq!(t.req(0, Op::DbufDestroy { dbuf_cookie: 1 }), 0);
+    let s = t.screen.as_ref().unwrap();
+    assert!(s.fbs.is_empty() && s.handles.is_empty(), "fb and imported handle gone: {:?} {:?}", s.fbs, s.handles);
+    assert_eq!((t.g.exports.get(), t.g.released.get()), (1, 1));
+}
+
+/// A card that imports the guest's dma-buf but refuses to show it (Linux
+/// 6.12's cirrus): the mode set falls back to map-and-copy for every
+/// exported buffer of the device, each dma-buf released and the card's
+/// handle closed, the frame shown copied; later buffers are not exported.
+#[test]
+fn screen_refusing_imported_buffer_falls_back_to_copy() {
+    let mut t = T::with_screen(false);
+    let s = t.screen.as_mut().unwrap();
+    s.import = true;
+    s.show_imported = false;
+    assert_eq!(t.dbuf(1, 64, 48), 0);
+    assert_eq!(t.dbuf(3, 64, 48), 0);
+    assert_eq!(t.g.exports.get(), 2);
+    for (db, fb) in [(1, 2), (3, 4)] {
+        assert_eq!(t.req(0, Op::FbAttach { dbuf_cookie: db, fb_cookie: fb, width: 64, height: 48, pixel_format: xrgb() }), 0);
+    }
+    assert_eq!(t.req(0, Op::SetConfig { fb_cookie: 2, x: 0, y: 0, width: 64, height: 48, bpp: 32 }), 0);
+    assert_eq!(t.logs.iter().filter(|l| l.contains("now map-and-copy (the card refused the guest's dma-buf")).count(), 2, "{:?}", t.logs);
+    assert_eq!(t.g.released.get(), 2, "both dma-bufs released");
+    assert!(t.d.sfbs.values().all(|f| f.copy.is_some()), "both framebuffers copied");
+    let fb = t.d.sfbs[&2].fb;
+    let px = t.screen.as_ref().unwrap().fb_bytes(fb, 64 * 48 * 4);
+    assert_eq!(&px[(5 * 64 + 7) * 4..(5 * 64 + 7) * 4 + 4], &[9, 5, 7, 0], "the frame is on the screen, copied");
+    assert_eq!(t.screen.as_ref().unwrap().outputs[0].shown.map(|s| s.0), Some(fb));
+    // a flip to the other buffer is shown too, and a later buffer is mapped, not exported
+    assert_eq!(t.req(0, Op::PgFlip { fb_cookie: 4 }), 0);
+    assert_eq!(t.screen.as_ref().unwrap().outputs[0].in_flight, Some(t.d.sfbs[&4].fb));
+    assert_eq!(t.dbuf(5, 64, 48), 0);
+    assert_eq!(t.g.exports.get(), 2, "no export offered to the card again");
+    assert!(!t.logs.iter().any(|l| l.contains("was not shown")), "{:?}", t.logs);
+    // everything goes with the buffers
+    for c in [1, 3, 5] {
+        assert_eq!(t.req(0, Op::DbufDestroy { dbuf_cookie: c }), 0);
+    }
+    let s = t.screen.as_ref().unwrap();
+    assert!(s.fbs.is_empty() && s.handles.is_empty(), "{:?} {:?}", s.fbs, s.handles);
+}
+
+/// The same card, the refusal met at a flip (the mode set showed a copied
+/// buffer): the flip is shown copied, not dropped.
+#[test]
+fn screen_refusing_imported_buffer_at_flip() {
+    let mut t = T::with_screen(false);
+    let s = t.screen.as_mut().unwrap();
+    s.import = true;
+    s.show_imported = false;
+    // the first buffer mapped and copied, the second exported to the card
+    t.shared.export_refused = Some("not for this buffer".into());
+    assert_eq!(t.dbuf(1, 64, 48), 0);
+    t.shared.export_refused = None;
+    assert_eq!(t.dbuf(3, 64, 48), 0);
+    assert!(t.d.dbufs[&3].exported_to_screen() && !t.d.dbufs[&1].exported_to_screen());
+    for (db, fb) in [(1, 2), (3, 4)] {
+        assert_eq!(t.req(0, Op::FbAttach { dbuf_cookie: db, fb_cookie: fb, width: 64, height: 48, pixel_format: xrgb() }), 0);
+    }
+    assert_eq!(t.req(0, Op::SetConfig { fb_cookie: 2, x: 0, y: 0, width: 64, height: 48, bpp: 32 }), 0);
+    assert_eq!(t.req(0, Op::PgFlip { fb_cookie: 4 }), 0);
+    assert_eq!(t.screen.as_ref().unwrap().outputs[0].in_flight, Some(t.d.sfbs[&4].fb));
+    assert!(t.d.sfbs[&4].copy.is_some());
+    assert!(!t.logs.iter().any(|l| l.contains("was not shown")), "{:?}", t.logs);
+}
+
 #[test]
 fn per_device_and_per_domain_byte_caps() {
     let mut t = T::new(false);

@@ -57,7 +57,7 @@ fn report_zero_copy(screen: Option<&dyn Screen>, export_off: bool) {
     } else if !s.can_import() {
         "map-and-copy (the card imports no dma-bufs)"
     } else {
-        "zero-copy if the card accepts the guest's dma-buf, else map-and-copy (decided at the first buffer)"
+        "zero-copy if the card accepts the guest's dma-buf, else map-and-copy (decided at the first buffer, or at the first mode set or flip the card refuses)"
     };
     log::info!("zero-copy in this {guest_type} domain: be-alloc=1 {alloc1}; be-alloc=0 {alloc0}");
 }

@@ -60,6 +60,9 @@ pub struct FakeScreen {
     next: u32,
     /// fail the next flip with this errno
     pub fail_flip: Option<i32>,
+    /// Imported dma-bufs can be shown (false: the mode set or flip answers
+    /// EINVAL, as Linux 6.12's cirrus does for a gntdev export).
+    pub show_imported: bool,
 }
 
 impl FakeScreen {
@@ -73,11 +76,20 @@ impl FakeScreen {
             fbs: BTreeMap::new(),
             next: 1,
             fail_flip: None,
+            show_imported: true,
         }
     }
     fn id(&mut self) -> u32 {
         self.next += 1;
         self.next
+    }
+    /// Whether the card may show `fb` (see `show_imported`).
+    fn showable(&self, fb: u32) -> io::Result<()> {
+        let f = self.fbs.get(&fb).ok_or(err(libc::ENOENT))?;
+        match self.handles.get(&f.handle) {
+            Some(None) if !self.show_imported => Err(err(libc::EINVAL)),
+            _ => Ok(()),
+        }
     }
     /// The bytes a framebuffer shows, `len` from its offset.
     pub fn fb_bytes(&self, fb: u32, len: usize) -> Vec<u8> {
@@ -159,9 +171,7 @@ impl Screen for FakeScreen {
     }
     fn set_mode(&mut self, out: OutputId, fb: Option<u32>, w: u32, h: u32) -> io::Result<()> {
         if let Some(f) = fb {
-            if !self.fbs.contains_key(&f) {
-                return Err(err(libc::ENOENT));
-            }
+            self.showable(f)?;
         }
         self.outputs[out].shown = fb.map(|f| (f, w, h));
         Ok(())
@@ -170,6 +180,7 @@ impl Screen for FakeScreen {
         if let Some(e) = self.fail_flip.take() {
             return Err(err(e));
         }
+        self.showable(fb)?;
         let o = &mut self.outputs[out];
         if o.in_flight.is_some() {
             return Err(err(libc::EBUSY));
