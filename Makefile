@@ -10,7 +10,30 @@ CARGO       ?= cargo
 SONAME   := libxengnttab.so.1
 REALNAME := libxengnttab.so.1.2
 BUILD    := build
-OUT_LIB  := $(BUILD)/lib
+
+# The architecture the rig boots (RIG_ARCH=amd64|arm64, rig/release/arch-*.env)
+# names the Rust target and cross-compiler its programs are built with.
+RIG_ARCH ?= amd64
+export RIG_ARCH
+include rig/release/arch-$(RIG_ARCH).env
+# TARGET: the Rust target the library is built for; empty (the default on
+# amd64) builds for this host into build/lib, another target (make lib
+# TARGET=aarch64-unknown-linux-gnu) cross-builds into build/<target>/lib
+# with that target's GNU toolchain (aarch64-linux-gnu-gcc).
+TARGET ?= $(RIG_RUST_TARGET)
+ifeq ($(TARGET),)
+OUT_LIB    := $(BUILD)/lib
+TARGET_DIR := target
+LIB_CC     := $(CC)
+CARGO_TARGET :=
+else
+OUT_LIB    := $(BUILD)/$(TARGET)/lib
+TARGET_DIR := target/$(TARGET)
+LIB_CC     := $(subst -unknown-,-,$(TARGET))-gcc
+CARGO_TARGET := --target $(TARGET)
+# cargo links the target's test programs with the same compiler.
+export CARGO_TARGET_$(shell echo '$(TARGET)' | tr a-z- A-Z_)_LINKER := $(LIB_CC)
+endif
 
 .PHONY: all lib header install uninstall test host-test c-tests rust-xen-tests clean
 
@@ -23,10 +46,10 @@ all: lib
 # strips them into the -dbgsym package itself).
 LIB_STRIP ?= -Wl,--strip-all
 lib:
-	$(CARGO) rustc --profile shipped -p xengnttab-capi --crate-type staticlib
+	$(CARGO) rustc --profile shipped -p xengnttab-capi --crate-type staticlib $(CARGO_TARGET)
 	mkdir -p $(OUT_LIB)
-	$(CC) -shared -o $(OUT_LIB)/$(REALNAME) -fuse-ld=bfd \
-		-Wl,--whole-archive target/shipped/libxengnttab_capi.a -Wl,--no-whole-archive \
+	$(LIB_CC) -shared -o $(OUT_LIB)/$(REALNAME) -fuse-ld=bfd \
+		-Wl,--whole-archive $(TARGET_DIR)/shipped/libxengnttab_capi.a -Wl,--no-whole-archive \
 		-Wl,--version-script=capi/libxengnttab.map -Wl,-soname,$(SONAME) \
 		-Wl,--gc-sections $(LIB_STRIP) -Wl,-z,relro,-z,now -Wl,--as-needed -lgcc_s -lc
 	ln -sf $(REALNAME) $(OUT_LIB)/$(SONAME)
@@ -50,17 +73,29 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libxengnttab.so
 	rm -f $(DESTDIR)$(INCLUDEDIR)/xengnttab.h $(DESTDIR)$(PKGCONFIGDIR)/xengnttab.pc
 
-c-tests: lib
-	$(MAKE) -C c-tests
+# Programs for the architecture's domains: built for this host, or
+# cross-built against the architecture's Xen packages (rig/fetch.sh unpacks
+# them; build/<arch>/xensysroot) into build/<arch>/.
+ARCH_BUILD := $(BUILD)$(if $(RIG_ARCH_SUB),/$(RIG_ARCH_SUB))
+ifneq ($(RIG_CROSS),)
+XEN_SYSROOT = $(CURDIR)/$(RIG_BUILD)/xensysroot
+CROSS_C = CC=$(LIB_CC) XGT_LIBDIR=$(CURDIR)/$(OUT_LIB) SYSLIBDIR=$(XEN_SYSROOT)/usr/lib/$(RIG_MULTIARCH) \
+	SYS_CPPFLAGS=-I$(XEN_SYSROOT)/usr/include \
+	SYS_LDFLAGS="-L$(XEN_SYSROOT)/usr/lib/$(RIG_MULTIARCH) -Wl,-rpath-link,$(XEN_SYSROOT)/usr/lib/$(RIG_MULTIARCH)"
+CROSS_DEPS := rig-fetch
+endif
+
+c-tests: lib $(CROSS_DEPS)
+	$(MAKE) -C c-tests BIN=$(CURDIR)/$(ARCH_BUILD)/c-tests/bin $(CROSS_C)
 
 # Rust tests that need /dev/xen (the safe API's and the C ABI's): built
 # here, run in dom0.
 rust-xen-tests:
-	mkdir -p $(BUILD)/rust-tests
-	{ $(CARGO) test --release --no-run --message-format=json -p xengnttab --test xen; \
-	  $(CARGO) test --release --no-run --message-format=json -p xengnttab-capi --test xen_capi; } 2>/dev/null \
-		| sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' > $(BUILD)/rust-tests/list
-	test "$$(wc -l < $(BUILD)/rust-tests/list)" -eq 2
+	mkdir -p $(ARCH_BUILD)/rust-tests
+	{ $(CARGO) test --release --no-run --message-format=json -p xengnttab --test xen $(CARGO_TARGET); \
+	  $(CARGO) test --release --no-run --message-format=json -p xengnttab-capi --test xen_capi $(CARGO_TARGET); } 2>/dev/null \
+		| sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' > $(ARCH_BUILD)/rust-tests/list
+	test "$$(wc -l < $(ARCH_BUILD)/rust-tests/list)" -eq 2
 
 # Tests that need no Xen: unit tests, kernel-ABI and C-ABI checks, the
 # stand-in suites, fuzzer and stress; then each crate on its rust-version.
