@@ -178,9 +178,20 @@ int main(void)
         note("first error: %s", first_error);
     obs("stress.signal_unmaps", "%s", handled ? "some" : "none");
     obs("stress.fork", "%s", fork_outcome);
-    check(cycles == NTHREADS * iters && !errors, "every cycle done without error");
+    /* Upstream's child unmap fails on x86 PV only because the kernel gives the
+     * child no mapping there. On arm64 the child inherits the mapping, and
+     * upstream's unmap from the child removes the parent's kernel record of
+     * it (hardening.c, fork); the parent's later mappings can then show
+     * other pages (seen: "write not seen in the shared page"). Asserted for
+     * ours only there; upstream's outcome is recorded (differences.txt). */
+#if defined(__aarch64__)
+    int strict = t_ours();
+#else
+    int strict = 1;
+#endif
+    check(cycles == NTHREADS * iters && (!strict || !errors), "every cycle done without error");
     check(handled > 0, "the signal handler unmapped mappings");
-    check(forked && !strcmp(fork_outcome, "child refused, parent untouched"), "fork in the middle");
+    check(forked && (!strict || !strcmp(fork_outcome, "child refused, parent untouched")), "fork in the middle");
     check(xengntshr_unshare(gs, pages, 2 * NTHREADS) == 0, "unshare");
     return t_finish_released(gt, gs, fds0);
 }
