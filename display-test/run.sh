@@ -24,13 +24,13 @@ t0=$(date +%s)
 . "$XDIR/env.sh"
 
 # --- programs: the backend, the hostile frontend, the guest's drawing program ---
-(cd "$TOP" && cargo build -q -p vdispl --release) || die "cargo build -p vdispl failed"
+(cd "$TOP" && cargo build -q -p vdispl --release "${RIG_CARGO_TARGET[@]}") || die "cargo build -p vdispl failed"
 STAGE=$RIG_OUT/stage
 rm -rf "$STAGE" && mkdir -p "$STAGE"/{guest,dom0,dom0-bin}
 G=$STAGE/guest
 mkdir -p "$G/tests/bin" "$G/usr/bin" "$G/opt/ours/lib"
-${CC:-cc} -O2 -Wall -Wextra -Werror -o "$G/tests/bin/dp-draw" "$DDIR/dp-draw.c" || die "building dp-draw failed"
-cp "$TOP/target/release/vdispl-hostile-frontend" "$XDIR/tests/xd-wait.sh" "$G/tests/bin/"
+"$RIG_CC" -O2 -Wall -Wextra -Werror -o "$G/tests/bin/dp-draw" "$DDIR/dp-draw.c" || die "building dp-draw failed"
+cp "$RIG_TARGET_DIR/release/vdispl-hostile-frontend" "$XDIR/tests/xd-wait.sh" "$G/tests/bin/"
 cp -a "$XD_PKGS"/xenstore-utils/usr/bin/xenstore* "$G/usr/bin/"
 cp -L "$OURS_LIB" "$G/opt/ours/lib/libxengnttab.so.1"
 t1=$(date +%s)
@@ -53,15 +53,15 @@ done
 cp -a "$XD_PKGS"/xenstore-utils/usr/bin/xenstore* "$D/usr/bin/"
 cp "$XDIR"/tests/{xd-lib.sh,xd-wait.sh,xd-toolstack} "$B/"
 cp "$DDIR"/tests/* "$B/"
-cp "$TOP/target/release/vdispl-backend" "$B/"
+cp "$RIG_TARGET_DIR/release/vdispl-backend" "$B/"
 SUITE=$DDIR/suite-$MODE.txt TEST_BIN=$B RUST_LIST=/nonexistent OURS_LIB=$OURS_LIB \
-RIG_INIT=$XDIR/dom0-init RIG_EXTRA_ROOT=$D RIG_TEST_TIMEOUT=${RIG_TEST_TIMEOUT:-200} \
+RIG_INIT=$XDIR/dom0-init RIG_EXTRA_ROOT=$D RIG_TEST_TIMEOUT=${RIG_TEST_TIMEOUT:-$((200 * RIG_TIME_SCALE))} \
     "$RIG_DIR/mkinitrd.sh" dom0 "$RIG_OUT/dom0.initrd.gz"
 t2=$(date +%s)
 
 # --- one boot, this project's library everywhere ---
-export RIG_CPU=${RIG_CPU:-qemu64,+svm,+npt} RIG_MEM=${RIG_MEM:-2048} RIG_RESULTS_MB=${RIG_RESULTS_MB:-200}
-export RIG_BOOT_TIMEOUT=${RIG_BOOT_TIMEOUT:-420}
+export RIG_CPU=${RIG_CPU:-$RIG_HAP_CPU} RIG_MEM=${RIG_MEM:-2048} RIG_RESULTS_MB=${RIG_RESULTS_MB:-200}
+export RIG_BOOT_TIMEOUT=${RIG_BOOT_TIMEOUT:-$((420 * RIG_TIME_SCALE))}
 R=$RIG_OUT/results
 boot_args=()
 RIG_DOM0_ARGS="xdlib=ours" "$RIG_DIR/boot.sh" "$RIG_OUT/dom0.initrd.gz" "$R" display ||
