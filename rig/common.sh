@@ -22,7 +22,7 @@ export RIG_ARCH=${RIG_ARCH:-amd64}
 [ -f "$RIG_DIR/release/arch-$RIG_ARCH.env" ] ||
     die "RIG_ARCH=$RIG_ARCH: no rig/release/arch-$RIG_ARCH.env (architectures: $(cd "$RIG_DIR/release" && ls arch-*.env | sed 's/arch-\(.*\)\.env/\1/' | tr '\n' ' '))"
 . "$RIG_DIR/release/arch-$RIG_ARCH.env"
-case " $RIG_TEST_RELEASES " in *" $RIG_DEBIAN "*) ;;
+case ",$RIG_TEST_RELEASES," in *",$RIG_DEBIAN,"*) ;;
     *) die "RIG_ARCH=$RIG_ARCH runs Debian $RIG_TEST_RELEASES only, not RIG_DEBIAN=$RIG_DEBIAN (rig/README.md)" ;;
 esac
 RIG_CACHE=${RIG_CACHE:-$HOME/.cache/xengnttab-rig}

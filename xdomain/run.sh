@@ -50,8 +50,10 @@ for b in xl xenstored xenconsoled xen-init-dom0 vchan-socket-proxy libxl-save-he
     cp -a "$XD_PKGS/xen-utils-$RIG_XEN/$XB/$b" "$D/$XB/"
 done
 cp -a "$XD_PKGS"/xenstore-utils/usr/bin/xenstore* "$D/usr/bin/"
-cp -a "$XD_PKGS/qemu-system-xen/usr/libexec/xen-qemu-system-i386" "$D/usr/libexec/"
-cp -a "$XD_PKGS/qemu-system-data/usr/share/qemu/keymaps" "$D/usr/share/qemu/"
+if [ "$RIG_ARCH" = amd64 ]; then  # (xdomain/fetch.sh: QEMU is amd64's only)
+    cp -a "$XD_PKGS/qemu-system-xen/usr/libexec/xen-qemu-system-i386" "$D/usr/libexec/"
+    cp -a "$XD_PKGS/qemu-system-data/usr/share/qemu/keymaps" "$D/usr/share/qemu/"
+fi
 [ -z "${XD_EXTRA_BIN:-}" ] || { mkdir -p "$D/tests/bin" && cp -a "$XD_EXTRA_BIN/." "$D/tests/bin/"; }
 SUITE=${XD_SUITE:-$XDIR/suite.txt} TEST_BIN=$BIN RUST_LIST=/nonexistent OURS_LIB=$OURS_LIB \
 RIG_INIT=$XDIR/dom0-init RIG_EXTRA_ROOT=$D RIG_TEST_TIMEOUT=${RIG_TEST_TIMEOUT:-$((150 * RIG_TIME_SCALE))} \
