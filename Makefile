@@ -100,6 +100,7 @@ rust-xen-tests:
 # Tests that need no Xen: unit tests, kernel-ABI and C-ABI checks, the
 # stand-in suites, fuzzer and stress; then each crate on its rust-version.
 host-test: lib
+	$(MAKE) lib TARGET=aarch64-unknown-linux-gnu
 	$(CARGO) test --release --workspace
 	testing/check-msrv.sh
 

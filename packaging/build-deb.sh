@@ -3,8 +3,9 @@
 #   libxengnttab1-rs      the runtime library, replacing Debian's libxengnttab1
 #   libxengnttab-rs-dev   header, .so link and pkg-config file, diverting
 #                         libxen-dev's copies of those three files
-# for the Debian release RIG_DEBIAN (12 by default; rig/release/) into
-# build[/<release>]/deb/ (DEB_OUT). See packaging/README.md for the design.
+# for the Debian release RIG_DEBIAN (12 by default; rig/release/) and the
+# architecture RIG_ARCH (amd64 by default; arm64: the cross-built library)
+# into build[/<arch>][/<release>]/deb/ (DEB_OUT). See packaging/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . rig/common.sh
@@ -15,12 +16,14 @@ for tool in dpkg dpkg-deb dpkg-shlibdeps dpkg-architecture objdump strip gzip md
   command -v "$tool" >/dev/null || die "$tool not found (apt-get install dpkg-dev binutils)"
 done
 
-LIB=build/lib/libxengnttab.so.1.2
+LIB=$RIG_LIB_DIR/libxengnttab.so.1.2
 [[ -f $LIB && -f include/xengnttab.h && -f pkgconfig/xengnttab.pc.in ]] \
   || die "$LIB or include/xengnttab.h missing: run 'make lib' first"
 
-ARCH=$(dpkg --print-architecture)
-MULTIARCH=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)
+ARCH=$RIG_DEB_ARCH
+MULTIARCH=$RIG_MULTIARCH
+# Another architecture's binutils read and strip its library.
+STRIP=${RIG_CROSS}strip OBJDUMP=${RIG_CROSS}objdump
 # Version: the C ABI crate's (capi/Cargo.toml) and the release it is built
 # for, e.g. 1.2.0+deb13; native package (no Debian revision).
 VERSION=$(sed -n '/^\[package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' capi/Cargo.toml | head -1)
@@ -57,7 +60,26 @@ trap 'rm -rf "$shl"' EXIT
 mkdir -p "$shl/debian"
 printf 'Source: xengnttab-rs\n\nPackage: %s\nArchitecture: any\n' "$RT" >"$shl/debian/control"
 cp "$LIB" "$shl/lib.so"
-SHLIBS_DEPENDS=$(cd "$shl" && dpkg-shlibdeps -O -e lib.so 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+SHLIBDEPS=(dpkg-shlibdeps -O -e lib.so)
+if [[ -n $RIG_CROSS ]]; then
+  # Another architecture's C runtime is not installed here: its packages'
+  # symbols files and libraries, from the rig's cache (rig/fetch.sh), stand
+  # in as package build trees that dpkg-shlibdeps searches first (-S).
+  . "$RIG_CACHE_DIR/current.env"
+  for p in libc6 libgcc-s1; do
+    deb=$(ls "$RIG_CACHE_DIR"/debs/"$p"_*_"$ARCH".deb 2>/dev/null | head -n1)
+    [[ -n $deb ]] || die "no $p .deb for $ARCH in $RIG_CACHE_DIR/debs (make rig-fetch RIG_ARCH=$RIG_ARCH)"
+    d=$shl/debian/$p
+    mkdir -p "$d/DEBIAN" "$d/usr/lib/$MULTIARCH"
+    dpkg-deb -e "$deb" "$d/control"
+    cp "$d/control/symbols" "$d/DEBIAN/"
+    SHLIBDEPS+=("-S$d")
+  done
+  cp -L "$USERLAND/usr/lib/$MULTIARCH/libc.so.6" "$shl/debian/libc6/usr/lib/$MULTIARCH/"
+  cp -L "$USERLAND/usr/lib/$MULTIARCH/libgcc_s.so.1" "$shl/debian/libgcc-s1/usr/lib/$MULTIARCH/"
+fi
+SHLIBS_DEPENDS=$(cd "$shl" && eval "$(dpkg-architecture -a"$ARCH" -s 2>/dev/null)" &&
+  "${SHLIBDEPS[@]}" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
 [[ $SHLIBS_DEPENDS == *libc6* ]] || die "dpkg-shlibdeps gave no libc6 dependency: '$SHLIBS_DEPENDS'"
 
 doc() { # doc DIR PACKAGE: copyright and native changelog
@@ -87,7 +109,7 @@ R=$STAGE/$RT
 install -d -m 0755 "$R/DEBIAN" "$R/usr/lib/$MULTIARCH"
 # Stripped as dh_strip would (the symbol table is not needed; the dynamic
 # symbols and versions are untouched). test-package.sh compares with the same.
-strip --remove-section=.comment --remove-section=.note --strip-unneeded \
+"$STRIP" --remove-section=.comment --remove-section=.note --strip-unneeded \
   -o "$R/usr/lib/$MULTIARCH/libxengnttab.so.1.2" "$LIB"
 chmod 0644 "$R/usr/lib/$MULTIARCH/libxengnttab.so.1.2"
 ln -s libxengnttab.so.1.2 "$R/usr/lib/$MULTIARCH/libxengnttab.so.1"
@@ -98,7 +120,7 @@ echo "libxengnttab 1 libxengnttab1 (>= $XEN_UPSTREAM)" >"$R/DEBIAN/shlibs"
 {
   echo "libxengnttab.so.1 libxengnttab1 #MINVER#"
   echo "* Build-Depends-Package: libxen-dev"
-  objdump -T "$LIB" | awk '$2 == "g" && $4 != "*UND*" {print " " $NF "@" $(NF-1) " '"$XEN_UPSTREAM"'"}' \
+  "$OBJDUMP" -T "$LIB" | awk '$2 == "g" && $4 != "*UND*" {print " " $NF "@" $(NF-1) " '"$XEN_UPSTREAM"'"}' \
     | LC_ALL=C sort -u
 } >"$R/DEBIAN/symbols"
 echo "activate-noawait ldconfig" >"$R/DEBIAN/triggers"
