@@ -143,11 +143,13 @@ BENCH_QEMU_ARGS ?= -icount shift=2,sleep=off
 # Instructions per operation outside the kernel, each library, on this machine
 # (no Xen: bench/host/count.sh runs bench.c under callgrind and a stand-in for
 # the device files).
+# (For the architecture's dom0: cross-built for arm64, into build/arm64/bench.)
+BENCH_BIN := $(ARCH_BUILD)/bench/bin
 .PHONY: bench-bins
 bench-bins: lib
-	mkdir -p $(BUILD)/bench/bin
-	$(CC) -std=gnu99 -Wall -Wextra -Werror -O2 -Iinclude -o $(BUILD)/bench/bin/bench bench/bench.c -L$(OUT_LIB) -lxengnttab
-	$(CC) -std=gnu99 -Wall -Wextra -Werror -O2 -o $(BUILD)/bench/bin/steps bench/steps.c
+	mkdir -p $(BENCH_BIN)
+	$(LIB_CC) -std=gnu99 -Wall -Wextra -Werror -O2 -Iinclude -o $(BENCH_BIN)/bench bench/bench.c -L$(OUT_LIB) -lxengnttab
+	$(LIB_CC) -std=gnu99 -Wall -Wextra -Werror -O2 -o $(BENCH_BIN)/steps bench/steps.c
 
 # Size and load time of the shipped library beside Debian's (no Xen).
 .PHONY: bench-size
@@ -161,11 +163,13 @@ bench-host: bench-bins
 	$(CC) -std=gnu99 -Wall -Wextra -Werror -O2 -shared -fPIC -o $(BUILD)/bench/bin/fake-devices.so bench/host/fake-devices.c -ldl
 	bench/host/count.sh $(BUILD)/bench/bin/bench $(CURDIR)/$(BUILD)/bench/bin/fake-devices.so $(CURDIR)/$(OUT_LIB)
 
+# strace counts system calls in dom0: the host's, or Debian's for the architecture.
+STRACE = $(if $(RIG_CROSS),"$$(rig/debian-file.sh strace usr/bin/strace)","$$(command -v strace)")
 .PHONY: bench
 bench: bench-bins
-	cp bench/run-in-dom0.sh bench/rounds.sh $(BUILD)/bench/bin/
-	cp "$$(command -v strace)" $(BUILD)/bench/bin/strace
-	SUITE=bench/suite.txt TEST_BIN=$(BUILD)/bench/bin RUST_LIST=/nonexistent RIG_TEST_TIMEOUT=1500 \
+	cp bench/run-in-dom0.sh bench/rounds.sh $(BENCH_BIN)/
+	cp $(STRACE) $(BENCH_BIN)/strace
+	SUITE=bench/suite.txt TEST_BIN=$(BENCH_BIN) RUST_LIST=/nonexistent RIG_TEST_TIMEOUT=1500 \
 		RIG_BOOT_TIMEOUT=1800 RIG_QEMU_ARGS="$(BENCH_QEMU_ARGS)" rig/run.sh
 	python3 bench/report.py $(RIG_BUILD)/rig/results/dom0/bench.ours.out
 
@@ -176,9 +180,9 @@ BENCH_DOM0 ?= pv
 XD_BENCH_OUT = $(RIG_BUILD)/bench-xdomain-$(BENCH_DOM0)
 .PHONY: bench-xdomain
 bench-xdomain: bench-bins xdomain-progs
-	rm -rf $(BUILD)/bench/xdomain-bin && mkdir -p $(BUILD)/bench/xdomain-bin
-	cp $(BUILD)/bench/bin/bench $(BUILD)/bench/bin/steps bench/run-xdomain.sh bench/rounds.sh $(BUILD)/bench/xdomain-bin/
-	XD_EXTRA_BIN=$(CURDIR)/$(BUILD)/bench/xdomain-bin XD_LIBS=ours XD_SUITE=$(CURDIR)/bench/suite-xdomain.txt \
+	rm -rf $(ARCH_BUILD)/bench/xdomain-bin && mkdir -p $(ARCH_BUILD)/bench/xdomain-bin
+	cp $(BENCH_BIN)/bench $(BENCH_BIN)/steps bench/run-xdomain.sh bench/rounds.sh $(ARCH_BUILD)/bench/xdomain-bin/
+	XD_EXTRA_BIN=$(CURDIR)/$(ARCH_BUILD)/bench/xdomain-bin XD_LIBS=ours XD_SUITE=$(CURDIR)/bench/suite-xdomain.txt \
 		RIG_DOM0_MODE=$(BENCH_DOM0) RIG_OUT=$(CURDIR)/$(XD_BENCH_OUT) RIG_TEST_TIMEOUT=1500 \
 		RIG_BOOT_TIMEOUT=2400 RIG_QEMU_ARGS="$(BENCH_QEMU_ARGS)" xdomain/run.sh
 	python3 bench/report.py $(XD_BENCH_OUT)/results/dom0/pv-bench.ours.out

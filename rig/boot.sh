@@ -57,7 +57,7 @@ case $RIG_ARCH in
                  -device "guest-loader,addr=0x50000000,initrd=$INITRD") ;;
     *) die "no machine for RIG_ARCH=$RIG_ARCH" ;;
 esac
-log "booting $NAME ($RIG_ARCH${RIG_DOM0_MODE:+ $RIG_DOM0_MODE} dom0, timeout ${TIMEOUT}s, console: $LOG)"
+log "booting $NAME ($RIG_ARCH$([ "$RIG_ARCH" != amd64 ] || echo " $RIG_DOM0_MODE") dom0, timeout ${TIMEOUT}s, console: $LOG)"
 start=$(date +%s)
 set +e
 # shellcheck disable=SC2086  # RIG_QEMU_ARGS is a word list
