@@ -7,6 +7,8 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 DESTDIR     ?=
 CARGO       ?= cargo
 
+# cargo's output directory (CARGO_TARGET_DIR moves it, as for cargo).
+CARGO_TARGET := $(or $(CARGO_TARGET_DIR),target)
 SONAME   := libxengnttab.so.1
 REALNAME := libxengnttab.so.1.2
 BUILD    := build
@@ -23,19 +25,19 @@ include rig/release/arch-$(RIG_ARCH).env
 TARGET ?= $(RIG_RUST_TARGET)
 ifeq ($(TARGET),)
 OUT_LIB    := $(BUILD)/lib
-TARGET_DIR := target
+TARGET_DIR := $(CARGO_TARGET)
 LIB_CC     := $(CC)
-CARGO_TARGET :=
+CARGO_TARGET_ARGS :=
 else
 OUT_LIB    := $(BUILD)/$(TARGET)/lib
-TARGET_DIR := target/$(TARGET)
+TARGET_DIR := $(CARGO_TARGET)/$(TARGET)
 LIB_CC     := $(subst -unknown-,-,$(TARGET))-gcc
-CARGO_TARGET := --target $(TARGET)
+CARGO_TARGET_ARGS := --target $(TARGET)
 # cargo links the target's test programs with the same compiler.
 export CARGO_TARGET_$(shell echo '$(TARGET)' | tr a-z- A-Z_)_LINKER := $(LIB_CC)
 endif
 
-.PHONY: all lib header install uninstall test host-test c-tests rust-xen-tests clean
+.PHONY: all lib header install install-lib uninstall test host-test c-tests rust-xen-tests clean
 
 all: lib
 
@@ -46,7 +48,7 @@ all: lib
 # strips them into the -dbgsym package itself).
 LIB_STRIP ?= -Wl,--strip-all
 lib:
-	$(CARGO) rustc --profile shipped -p xengnttab-capi --crate-type staticlib $(CARGO_TARGET)
+	$(CARGO) rustc --profile shipped -p xengnttab-capi --crate-type staticlib $(CARGO_TARGET_ARGS)
 	mkdir -p $(OUT_LIB)
 	$(LIB_CC) -shared -o $(OUT_LIB)/$(REALNAME) -fuse-ld=bfd \
 		-Wl,--whole-archive $(TARGET_DIR)/shipped/libxengnttab_capi.a -Wl,--no-whole-archive \
@@ -58,9 +60,12 @@ lib:
 # Refresh the committed header from the build's cbindgen output.
 header:
 	$(CARGO) build --release -p xengnttab-capi
-	cp "$$(ls -t target/release/build/xengnttab-capi-*/out/xengnttab.h | head -1)" include/xengnttab.h
+	cp "$$(ls -t $(CARGO_TARGET)/release/build/xengnttab-capi-*/out/xengnttab.h | head -1)" include/xengnttab.h
 
-install: lib
+install: install-lib install-vdispl
+
+# The library, its header and pkg-config file.
+install-lib: lib
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 0644 $(OUT_LIB)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(REALNAME)
 	ln -sf $(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -69,7 +74,7 @@ install: lib
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 		pkgconfig/xengnttab.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/xengnttab.pc
 
-uninstall:
+uninstall: uninstall-vdispl
 	rm -f $(DESTDIR)$(LIBDIR)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libxengnttab.so
 	rm -f $(DESTDIR)$(INCLUDEDIR)/xengnttab.h $(DESTDIR)$(PKGCONFIGDIR)/xengnttab.pc
 
@@ -92,8 +97,8 @@ c-tests: lib $(CROSS_DEPS)
 # here, run in dom0.
 rust-xen-tests:
 	mkdir -p $(ARCH_BUILD)/rust-tests
-	{ $(CARGO) test --release --no-run --message-format=json -p xengnttab --test xen $(CARGO_TARGET); \
-	  $(CARGO) test --release --no-run --message-format=json -p xengnttab-capi --test xen_capi $(CARGO_TARGET); } 2>/dev/null \
+	{ $(CARGO) test --release --no-run --message-format=json -p xengnttab --test xen $(CARGO_TARGET_ARGS); \
+	  $(CARGO) test --release --no-run --message-format=json -p xengnttab-capi --test xen_capi $(CARGO_TARGET_ARGS); } 2>/dev/null \
 		| sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' > $(ARCH_BUILD)/rust-tests/list
 	test "$$(wc -l < $(ARCH_BUILD)/rust-tests/list)" -eq 2
 
@@ -134,6 +139,7 @@ include packaging/packaging.mk
 include debian-progs/debian-progs.mk
 include xdomain/xdomain.mk
 include display-test/display-test.mk
+include vdispl/vdispl.mk
 
 # Benchmark: ours vs upstream in one boot of the rig (results in BENCHMARKS.md).
 # QEMU's -icount makes the guest's clock count instructions, so a figure
@@ -198,9 +204,9 @@ demo:
 	$(MAKE) demo-lib display-demo
 
 demo-lib: lib
-	$(CARGO) build --release --example demo
+	$(CARGO) build --release -p xengnttab --example demo
 	mkdir -p $(BUILD)/demo/bin
-	cp target/release/examples/demo $(BUILD)/demo/bin/
-	SUITE=examples/demo-suite.txt TEST_BIN=$(BUILD)/demo/bin RUST_LIST=/nonexistent rig/run.sh
+	cp $(CARGO_TARGET)/release/examples/demo $(BUILD)/demo/bin/
+	SUITE=xengnttab/examples/demo-suite.txt TEST_BIN=$(BUILD)/demo/bin RUST_LIST=/nonexistent rig/run.sh
 	@echo "--- what the demo printed in dom0 ---"
 	@cat $(RIG_BUILD)/rig/results/dom0/demo.ours.out

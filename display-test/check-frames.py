@@ -8,6 +8,8 @@
         ran with --max-png-per-sec 0, so every frame was captured).
   check-frames.py hostile DIR PREFIX WxH MIN  frames of vdispl-hostile-frontend's
         good device: its fixed 64x32 pattern, at least MIN of them.
+  check-frames.py screen PPM WxH N   a screendump of QEMU's display (binary
+        PPM, rig/screendump.py) must equal dp-draw's frame N, every pixel.
 
 Before judging, it proves that it can fail: the first frame with one byte
 changed, and the first frame compared with the next frame's pattern, must both
@@ -108,7 +110,73 @@ def compare(pat, rows, n):
     return None
 
 
+def decode_ppm(path):
+    data = path.read_bytes()
+    fields, pos = [], 0
+    while len(fields) < 4:  # magic, width, height, maxval; '#' comments allowed
+        while data[pos:pos + 1].isspace():
+            pos += 1
+        if data[pos:pos + 1] == b"#":
+            pos = data.index(b"\n", pos) + 1
+            continue
+        end = pos
+        while not data[end:end + 1].isspace():
+            end += 1
+        fields.append(data[pos:end])
+        pos = end
+    pos += 1  # the single whitespace before the raster
+    if fields[0] != b"P6" or fields[3] != b"255":
+        raise ValueError(f"not an 8-bit binary PPM: {fields[0]!r} maxval {fields[3]!r}")
+    w, h = int(fields[1]), int(fields[2])
+    raw = data[pos:pos + 3 * w * h]
+    if len(raw) != 3 * w * h:
+        raise ValueError(f"PPM raster is {len(raw)} bytes, expected {3 * w * h}")
+    rows = []
+    for y in range(h):
+        rgba = bytearray(4 * w)
+        row = raw[3 * w * y:3 * w * (y + 1)]
+        for c in range(3):
+            rgba[c::4] = row[c::3]
+        rgba[3::4] = b"\xff" * w
+        rows.append(bytes(rgba))
+    return w, h, rows
+
+
+def check_screen(path, size, n):
+    """A screendump against dp-draw's frame n; 0 if every pixel matches."""
+    w, h = map(int, size.split("x"))
+    path = Path(path)
+    pat = DrawPattern(w, h)
+    try:
+        fw, fh, rows = decode_ppm(path)
+    except (OSError, ValueError) as e:
+        print(f"FAIL screen {path.name}: {e}")
+        return 1
+    fails = []
+    if (fw, fh) != (w, h):
+        fails.append(f"{fw}x{fh}, expected {w}x{h}")
+    else:
+        why = compare(pat, rows, n)
+        if why:
+            fails.append(why)
+        # the check must be able to fail
+        bad = list(rows)
+        r = bytearray(bad[h // 2]); r[4 * (w // 2) + 1] ^= 0x01; bad[h // 2] = bytes(r)
+        c1, c2 = compare(pat, bad, n), compare(pat, rows, n + 1)
+        print(f"selftest: one changed byte in {path.name} -> {'detected: ' + c1 if c1 else 'NOT detected'}")
+        print(f"selftest: {path.name} against frame {n + 1} -> {'detected: ' + c2 if c2 else 'NOT detected'}")
+        if not c1 or not c2:
+            fails.append("self-test: the comparison cannot fail")
+    for m in fails:
+        print(f"FAIL screen {path.name}: {m}")
+    print(f"{'PASS' if not fails else 'FAIL'} screen {path.name} (QEMU's display, {w}x{h}, against frame {n}: "
+          f"{'every pixel matches' if not fails else 'mismatch'})")
+    return 1 if fails else 0
+
+
 def main():
+    if sys.argv[1] == "screen":
+        return check_screen(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     kind, d, prefix, size, count = sys.argv[1:6]
     w, h = map(int, size.split("x"))
     count = int(count)

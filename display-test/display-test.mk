@@ -8,8 +8,10 @@ display-test: lib
 display-demo: lib
 	display-test/run.sh demo
 
+# Two boots: performance (suite-bench.txt), then fairness (suite-fairness.txt).
 display-bench: lib
 	display-test/run.sh bench
+	display-test/run.sh fairness
 
 # The same display in a PVH dom0, zero-copy (display-test/zero-copy.sh).
 .PHONY: display-test-zero-copy

@@ -8,6 +8,9 @@
  *   dp-draw [--card /dev/dri/card0] [--connector INDEX] [--frames N]
  *           [--static]   draw both buffers once (frames 0 and 1), then flip
  *                        between them: for the benchmark, no drawing per frame
+ *           [--hold S]   keep the last frame on screen S seconds before
+ *                        exiting, after writing "@@DP-DRAW holding frame N" to
+ *                        /dev/console (dom0 then takes a screendump)
  *
  * stdout: "key: value" lines. Exit status 0 only if every frame was shown.
  */
@@ -63,13 +66,14 @@ static void draw(struct buf *b, uint32_t w, uint32_t h, uint32_t n)
 int main(int argc, char **argv)
 {
     const char *card = "/dev/dri/card0";
-    int want_conn = 0, frames = 8, is_static = 0;
+    int want_conn = 0, frames = 8, is_static = 0, hold = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--card") && i + 1 < argc) card = argv[++i];
         else if (!strcmp(argv[i], "--connector") && i + 1 < argc) want_conn = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--frames") && i + 1 < argc) frames = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--static")) is_static = 1;
-        else { fprintf(stderr, "usage: dp-draw [--card DEV] [--connector I] [--frames N] [--static]\n"); return 2; }
+        else if (!strcmp(argv[i], "--hold") && i + 1 < argc) hold = atoi(argv[++i]);
+        else { fprintf(stderr, "usage: dp-draw [--card DEV] [--connector I] [--frames N] [--static] [--hold S]\n"); return 2; }
     }
     if (frames < 1) frames = 1;
     setvbuf(stdout, NULL, _IOLBF, 0);   /* keep what was printed if we crash */
@@ -144,11 +148,12 @@ int main(int argc, char **argv)
     printf("setcrtc: ok\n");
 
     int shown = 1;
-    double draw_s = 0;
+    double draw_s = 0, lat_sum = 0, lat_max = 0;
     for (int n = 1; n < frames; n++) {
         struct buf *nb = &b[n % 2];
         if (!is_static) { double d0 = now(); draw(nb, w, h, n); draw_s += now() - d0; }
         struct k_mode_crtc_page_flip pf = { .crtc_id = crtc, .fb_id = nb->fb, .flags = K_MODE_PAGE_FLIP_EVENT, .user_data = n };
+        double f0 = now();
         if (xioctl(fd, K_IOCTL_MODE_PAGE_FLIP, &pf)) die("PAGE_FLIP");
         struct pollfd p = { .fd = fd, .events = POLLIN };
         int got = 0;
@@ -170,6 +175,9 @@ int main(int argc, char **argv)
                 o += e->length;
             }
         }
+        double lat = now() - f0;   /* flip request to flip-complete event */
+        lat_sum += lat;
+        if (lat > lat_max) lat_max = lat;
         shown++;
     }
     double t2 = now();
@@ -177,7 +185,15 @@ int main(int argc, char **argv)
     printf("# setcrtc %.1f ms, %d flips in %.3f s (%.1f flips/s), drawing %.3f s\n",
            (t1 - t0) * 1e3, frames - 1, t2 - t1, frames > 1 ? (frames - 1) / (t2 - t1) : 0.0, draw_s);
     if (frames > 1)
-        printf("# bench: mode %ux%u flips %d seconds %.4f draw_seconds %.4f\n", w, h, frames - 1, t2 - t1, draw_s);
-    /* Leave the last frame on screen; closing the fd releases the rest. */
+        printf("# bench: mode %ux%u flips %d seconds %.4f draw_seconds %.4f lat_avg_ms %.2f lat_max_ms %.2f\n",
+               w, h, frames - 1, t2 - t1, draw_s, lat_sum * 1e3 / (frames - 1), lat_max * 1e3);
+    if (hold > 0) {
+        /* the console (hvc0) is logged in dom0 by xenconsoled */
+        FILE *con = fopen("/dev/console", "w");
+        if (con) { fprintf(con, "@@DP-DRAW holding frame %d\n", frames - 1); fclose(con); }
+        printf("held.frame: %d\n", frames - 1);
+        sleep((unsigned)hold);
+    }
+    /* Closing the fd takes the frame off the screen and releases the rest. */
     return shown == frames ? 0 : 1;
 }

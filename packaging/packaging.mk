@@ -1,6 +1,7 @@
 # Debian packages (see packaging/README.md), for the release RIG_DEBIAN (12 by
 # default; rig/rig.mk):
-#   make deb        build[/<release>]/deb/libxengnttab1-rs_*.deb and libxengnttab-rs-dev_*.deb
+#   make deb        build[/<release>]/deb/: libxengnttab1-rs, its -dbgsym, libxengnttab-rs-dev,
+#                   vdispl-backend and its -dbgsym (dpkg-buildpackage with debian/)
 #   make deb-test   install them into a throwaway dpkg root of that release over
 #                   Debian's libxengnttab1 and check replacement, loading and
 #                   restore; then that installing them changes no other package

@@ -9,7 +9,10 @@
 # RIG_DOM0_ARGS, RIG_RESULTS_MB (64), RIG_QEMU_ARGS (extra, e.g. -machine q35),
 # RIG_DOM0_MODE (pv; pvh adds -machine q35 -device amd-iommu, -cpu
 # RIG_HAP_CPU unless RIG_CPU is set, Xen dom0=pvh iommu=1, and puts the
-# results disk on q35's AHCI controller instead of virtio).
+# results disk on q35's AHCI controller instead of virtio), RIG_VGA (QEMU's
+# -vga card, e.g. cirrus; default QEMU's), RIG_SCREENDUMP=1 (a QMP socket, and
+# rig/screendump.py dumps the display to $RIG_OUT/NAME.screens/TAG.ppm whenever
+# the console shows "@@RIG-SCREENDUMP TAG").
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 INITRD=$1 RESULTS=$2 NAME=${3:-dom0}
@@ -37,6 +40,18 @@ if [ "$RIG_DOM0_MODE" = pvh ]; then
 fi
 DOM0_MEM="dom0_mem=${RIG_DOM0_MEM:-1024M},max:${RIG_DOM0_MEM:-1024M}"
 DOM0_ARGS="console=hvc0 quiet $MODE_DOM0_ARGS ${RIG_DOM0_ARGS:-}"
+EXTRA=()
+# (arm64's virt machine takes no -vga: the card is a PCI device, cirrus-vga)
+[ -z "${RIG_VGA:-}" ] || case $RIG_ARCH in amd64) EXTRA+=(-vga "$RIG_VGA") ;; *) EXTRA+=(-device "$RIG_VGA-vga") ;; esac
+WATCHER=
+if [ "${RIG_SCREENDUMP:-0}" = 1 ]; then
+    SOCK=$RIG_OUT/$NAME.qmp SHOTS=$RIG_OUT/$NAME.screens
+    rm -rf "$SHOTS" "$SOCK" && mkdir -p "$SHOTS"
+    : > "$LOG"
+    EXTRA+=(-qmp "unix:$SOCK,server=on,wait=off")
+    python3 "$RIG_DIR/screendump.py" "$LOG" "$SOCK" "$SHOTS" &
+    WATCHER=$!
+fi
 # The machine per architecture. x86: Xen is a multiboot kernel, dom0's kernel
 # (with its command line) and initramfs are multiboot modules. arm64: the virt
 # machine with its EL2 (virtualization=on) and GICv3; Xen is a plain Image
@@ -62,10 +77,14 @@ start=$(date +%s)
 set +e
 # shellcheck disable=SC2086  # RIG_QEMU_ARGS is a word list
 timeout -k 10 "$TIMEOUT" "${MACHINE[@]}" -smp 1 -nographic -no-reboot \
-    "${DISK[@]}" -nic none ${RIG_QEMU_ARGS:-} \
+    "${DISK[@]}" -nic none "${EXTRA[@]}" ${RIG_QEMU_ARGS:-} \
     < /dev/null > "$LOG" 2>&1
 qrc=$?
 set -e
+if [ -n "$WATCHER" ]; then
+    sleep 0.5  # a marker in the last lines of the console
+    kill "$WATCHER" 2>/dev/null; wait "$WATCHER" 2>/dev/null || true
+fi
 log "$NAME: QEMU ended after $(( $(date +%s) - start ))s (status $qrc)"
 
 STATUS=$RIG_OUT/$NAME.boot-status  # "ok" or the failure reason, for run.sh

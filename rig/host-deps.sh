@@ -10,6 +10,7 @@ set -euo pipefail
 . "$RIG_DIR/debs.sh"
 HOST_PKGS=(
   build-essential pkg-config binutils make dpkg-dev  # C tests, relink, objdump/objcopy, packaging
+  debhelper lintian                                  # the debian/ source package and its checks
   linux-libc-dev                                     # kernel headers for the ABI test
   libxengnttab1 libxen-dev libxenevtchn1             # the reference library and headers
   qemu-system-x86 cpio busybox-static xz-utils kmod  # the real-Xen rig

@@ -27,9 +27,10 @@ RUST_LIST=${RUST_LIST:-$RIG_ARCH_BUILD/rust-tests/list}
 
 # Modules each role loads (dependencies are added from modules.dep).
 # RIG_DISK_MODULES (common.sh) carry the results disk: virtio_pci/virtio_blk
-# in a PV dom0, ahci/sd_mod in a PVH dom0 (RIG_DOM0_MODE=pvh).
+# in a PV dom0, ahci/sd_mod in a PVH dom0 (RIG_DOM0_MODE=pvh). RIG_DOM0_MODULES
+# adds more for dom0 (e.g. cirrus, the KMS driver of QEMU's -vga cirrus).
 case $ROLE in
-    dom0) MODULES="xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc drm drm_shmem_helper vgem $RIG_DISK_MODULES" ;;
+    dom0) MODULES="xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc drm drm_shmem_helper vgem $RIG_DISK_MODULES ${RIG_DOM0_MODULES:-}" ;;
     *)    MODULES=${RIG_MODULES:?set RIG_MODULES for role $ROLE} ;;
 esac
 

@@ -51,3 +51,28 @@ dt_collect() {
     [ "$n" = 0 ] || mv "$DT/frames/$2"-* "$OUT/$1/"
     obs "$1.pngs" "$n"
 }
+
+# The cirrus card's /dev/dri/cardN (vgem may be card0).
+kms_card() {
+    local c
+    for c in /sys/class/drm/card[0-9]*; do
+        case $c in *-*) continue ;; esac  # connectors, not cards
+        [ "$(basename "$(readlink "$c/device/driver")")" = cirrus ] && { echo "/dev/dri/$(basename "$c")"; return 0; }
+    done
+    return 1
+}
+# Framebuffers on the card that the backend made (debugfs: "allocated by").
+kms_backend_fbs() {
+    local n
+    n=$(kms_card) || { echo 0; return; }
+    n=${n#/dev/dri/card}
+    [ -d /sys/kernel/debug/dri ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+    n=$(grep -c 'allocated by = vdispl-backend' "/sys/kernel/debug/dri/$n/framebuffer" 2>/dev/null)
+    echo "${n:-0}"
+}
+# What the backend process holds: mappings of the card and of gntdev, and
+# dma-buf descriptors. All 0 once no guest is connected.
+backend_holdings() {
+    local p; p=$(backend_pid)
+    echo "card_maps=$(grep -c /dev/dri "/proc/$p/maps" 2>/dev/null) gntdev_maps=$(grep -c /dev/xen/gntdev "/proc/$p/maps" 2>/dev/null) dmabuf_fds=$(ls -l "/proc/$p/fd" 2>/dev/null | grep -c dmabuf) card_fbs=$(kms_backend_fbs)"
+}

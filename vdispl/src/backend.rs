@@ -19,15 +19,17 @@
 //! writes coming back as watch events, and missed events.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::buffer::{Grants, Image};
-use crate::display::{Config, Ctx, Display, FrameSink, Shared};
+use crate::buffer::Grants;
+use crate::capture::Capture;
+use crate::display::{Config, Ctx, Display, Shared};
 use crate::evtchn::EventChannels;
 use crate::mem::SharedMem;
-use crate::protocol::{Response, PROTOCOL_VERSION};
+use crate::protocol::PROTOCOL_VERSION;
 use crate::ring::{BackRing, EventRing};
+use crate::screen::{Owner, Screen};
+use crate::toolstack::{parse_resolution, parse_u32, read_trusted, Trust};
 use crate::xenstore::{XenStore, XsError};
 
 pub const STATE_UNKNOWN: u32 = 0;
@@ -40,111 +42,113 @@ pub const STATE_CLOSED: u32 = 6;
 
 /// Most connectors one device may declare.
 pub const MAX_CONNECTORS: usize = 16;
-/// Requests taken from one ring before the others get a turn.
-pub const REQUEST_BUDGET: usize = 64;
 
 type Mem = Box<dyn SharedMem>;
 
-struct ConnRings {
-    req: BackRing<Mem>,
-    evt: EventRing<Mem>,
-    req_port: u32,
-    evt_port: u32,
+pub(crate) struct ConnRings {
+    pub(crate) req: BackRing<Mem>,
+    pub(crate) evt: EventRing<Mem>,
+    pub(crate) req_port: u32,
+    pub(crate) evt_port: u32,
+    /// Since when flip-done events wait for room on a full event page.
+    pub(crate) stuck_since: Option<Instant>,
 }
 
-struct Connection {
-    display: Display,
-    rings: Vec<ConnRings>,
+pub(crate) struct Connection {
+    pub(crate) display: Display,
+    pub(crate) rings: Vec<ConnRings>,
 }
 
-struct Device {
-    domid: u32,
-    devid: u32,
+pub(crate) struct Device {
+    pub(crate) domid: u32,
+    pub(crate) devid: u32,
     be_path: String,
     fe_path: String,
     token: String,
     written: u32,
-    conn: Option<Connection>,
+    pub(crate) conn: Option<Connection>,
+    /// Rejected requests logged so far (the log is capped per device).
+    pub(crate) rejections_logged: u32,
 }
 
 impl Device {
-    fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         format!("vdispl d{} v{}", self.domid, self.devid)
     }
-}
-
-/// Writes each captured frame as a PNG.
-pub struct PngSink {
-    pub dir: Option<PathBuf>,
-    pub prefix: String,
-}
-
-impl FrameSink for PngSink {
-    fn wants_frames(&self) -> bool {
-        self.dir.is_some()
-    }
-    fn frame(&mut self, connector: usize, frame_no: u64, img: &Image) {
-        let Some(dir) = &self.dir else { return };
-        let path = dir.join(format!("{}-c{connector}-{frame_no:06}.png", self.prefix));
-        let data = crate::png::encode(img.width, img.height, &img.rgba, img.has_alpha);
-        if let Err(e) = std::fs::write(&path, data) {
-            eprintln!("vdispl: writing {}: {e}", path.display());
-        }
-    }
-}
-
-fn parse_u32(s: Option<String>) -> Option<u32> {
-    let s = s?;
-    let s = s.trim_end_matches('\0');
-    if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
-
-fn parse_resolution(s: &str) -> Option<(u32, u32)> {
-    let (w, h) = s.trim_end_matches('\0').split_once('x')?;
-    let (w, h) = (parse_u32(Some(w.into()))?, parse_u32(Some(h.into()))?);
-    ((1..=8192).contains(&w) && (1..=8192).contains(&h)).then_some((w, h))
 }
 
 /// The backend.
 pub struct Backend<'g, E: EventChannels> {
     pub xs: XenStore,
-    grants: &'g dyn Grants,
+    pub(crate) grants: &'g dyn Grants,
     pub evtchn: E,
     pub cfg: Config,
-    shared: Shared,
-    out_dir: Option<PathBuf>,
+    pub(crate) shared: Shared,
     root: String,
-    devices: BTreeMap<(u32, u32), Device>,
-    ports: HashMap<u32, ((u32, u32), usize)>,
-    busy: BTreeSet<((u32, u32), usize)>,
-    start: Instant,
+    pub(crate) devices: BTreeMap<(u32, u32), Device>,
+    pub(crate) ports: HashMap<u32, ((u32, u32), usize)>,
+    pub(crate) busy: BTreeSet<((u32, u32), usize)>,
+    /// Each domain's share of the backend's time (`serve.rs`).
+    pub(crate) work: HashMap<u32, crate::serve::Share>,
+    /// Rings waiting for their domain's share to refill, and until when.
+    pub(crate) throttled: BTreeMap<((u32, u32), usize), Instant>,
+    /// The screen guests are shown on, if any.
+    pub(crate) screen: Option<Box<dyn Screen>>,
+    /// Guest connector `unique-id` -> screen connector name; an id without
+    /// an entry names the screen connector itself.
+    outputs: BTreeMap<String, String>,
+}
+
+impl<E: EventChannels> std::fmt::Debug for Backend<'_, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend").field("root", &self.root).field("devices", &self.devices.len()).field("screen", &self.screen.is_some()).finish()
+    }
 }
 
 const ROOT_TOKEN: &str = "vdispl-backend";
 
 impl<'g, E: EventChannels> Backend<'g, E> {
-    pub fn new(xs: XenStore, grants: &'g dyn Grants, evtchn: E, cfg: Config, out_dir: Option<PathBuf>, root: &str) -> Self {
-        let shared = Shared::new(&cfg);
+    pub fn new(xs: XenStore, grants: &'g dyn Grants, evtchn: E, cfg: Config, capture: Option<Capture>, root: &str) -> Self {
+        let shared = Shared::new(&cfg, capture);
         Backend {
             xs,
             grants,
             evtchn,
             cfg,
             shared,
-            out_dir,
             root: root.trim_end_matches('/').to_string(),
             devices: BTreeMap::new(),
             ports: HashMap::new(),
             busy: BTreeSet::new(),
-            start: Instant::now(),
+            work: HashMap::new(),
+            throttled: BTreeMap::new(),
+            screen: None,
+            outputs: BTreeMap::new(),
         }
     }
 
-    fn log(&self, who: &str, msg: &str) {
-        eprintln!("[{:9.3}] {who}: {msg}", self.start.elapsed().as_secs_f64());
+    /// Show guest connectors on `screen`: each by its `unique-id`, mapped
+    /// through `outputs` (unique-id -> screen connector name) where listed.
+    pub fn with_screen(mut self, screen: Box<dyn Screen>, outputs: BTreeMap<String, String>) -> Self {
+        self.screen = Some(screen);
+        self.outputs = outputs;
+        self
+    }
+
+    /// Write out the PNG frames queued so far and stop capturing.
+    pub fn finish_capture(&mut self) {
+        if let Some(c) = self.shared.capture.as_mut() {
+            c.finish();
+        }
+    }
+
+    /// The screen, for tests and diagnostics.
+    pub fn screen(&mut self) -> Option<&mut (dyn Screen + 'static)> {
+        self.screen.as_deref_mut()
+    }
+
+    pub(crate) fn log(&self, who: &str, msg: &str) {
+        log::info!("{who}: {msg}");
     }
 
     /// Watch the backend root (creating it so the watch has a node).
@@ -218,7 +222,7 @@ impl<'g, E: EventChannels> Backend<'g, E> {
         let fe_path = self.xs.read(&format!("{be_path}/frontend"))?.unwrap_or_default();
         let fe_id = parse_u32(self.xs.read(&format!("{be_path}/frontend-id"))?);
         let token = format!("fe:{domid}:{devid}");
-        let mut dev = Device { domid, devid, be_path, fe_path, token, written: 0, conn: None };
+        let mut dev = Device { domid, devid, be_path, fe_path, token, written: 0, conn: None, rejections_logged: 0 };
         if fe_id != Some(domid) || dev.fe_path.is_empty() {
             // not (yet) complete: the toolstack writes these first; a later
             // watch event brings us back
@@ -262,7 +266,7 @@ impl<'g, E: EventChannels> Backend<'g, E> {
             // retry reading frontend/frontend-id
             self.devices.remove(&k);
             self.add(k)?;
-            if self.devices.get(&k).map_or(true, |d| d.fe_path.is_empty()) {
+            if self.devices.get(&k).is_none_or(|d| d.fe_path.is_empty()) {
                 return Ok(());
             }
         }
@@ -271,7 +275,7 @@ impl<'g, E: EventChannels> Backend<'g, E> {
         let Some(be_state) = parse_u32(self.xs.read(&format!("{be_path}/state"))?) else {
             return Ok(()); // being removed
         };
-        let online = self.xs.read(&format!("{be_path}/online"))?.map_or(true, |v| v.trim_end_matches('\0') != "0");
+        let online = self.xs.read(&format!("{be_path}/online"))?.is_none_or(|v| v.trim_end_matches('\0') != "0");
         // a guest may make its own nodes unreadable: that reads as Unknown
         let fe_state = match self.xs.read(&format!("{fe_path}/state")) {
             Ok(v) => parse_u32(v).unwrap_or(STATE_UNKNOWN),
@@ -341,9 +345,20 @@ impl<'g, E: EventChannels> Backend<'g, E> {
 
     fn connect(&mut self, k: (u32, u32)) -> Result<(), String> {
         let dev = &self.devices[&k];
-        let (domid, fe) = (dev.domid, dev.fe_path.clone());
+        let (domid, devid, fe, be) = (dev.domid, dev.devid, dev.fe_path.clone(), dev.be_path.clone());
+        let name = dev.name();
         let rd = |xs: &mut XenStore, p: String| xs.read(&p).map_err(|e| format!("{p}: {e}"));
-        let be_alloc = rd(&mut self.xs, format!("{fe}/be-alloc"))?.is_some_and(|v| v.trim_end_matches('\0') == "1");
+        // be-alloc decides whose memory backs the buffers: only the
+        // toolstack may say so (its own node in the backend directory, or a
+        // frontend node the guest cannot write).
+        let be_alloc = match read_trusted(&mut self.xs, &[format!("{be}/be-alloc"), format!("{fe}/be-alloc")], domid).map_err(|e| format!("be-alloc: {e}"))? {
+            Trust::Trusted(v) => v.trim_end_matches('\0') == "1",
+            Trust::Absent => false,
+            Trust::GuestWritable(p) => {
+                self.log(&name, &format!("{p} is writable by the guest: ignored, be-alloc 0"));
+                false
+            }
+        };
         let mut res = Vec::new();
         for i in 0..=MAX_CONNECTORS {
             let Some(r) = rd(&mut self.xs, format!("{fe}/{i}/resolution"))? else { break };
@@ -374,7 +389,7 @@ impl<'g, E: EventChannels> Backend<'g, E> {
                 bound.push(req_port);
                 let evt_port = self.evtchn.bind_interdomain(domid, evt_ch).map_err(|e| format!("connector {i}: bind {evt_ch}: {e}"))?;
                 bound.push(evt_port);
-                rings.push(ConnRings { req, evt, req_port, evt_port });
+                rings.push(ConnRings { req, evt, req_port, evt_port, stuck_since: None });
             }
             Ok(())
         })();
@@ -384,7 +399,6 @@ impl<'g, E: EventChannels> Backend<'g, E> {
             }
             return Err(e);
         }
-        let name = self.devices[&k].name();
         self.log(
             &name,
             &format!(
@@ -397,153 +411,74 @@ impl<'g, E: EventChannels> Backend<'g, E> {
         for (i, r) in rings.iter().enumerate() {
             self.ports.insert(r.req_port, (k, i));
         }
+        let mut display = Display::new(domid, devid, be_alloc, &res);
+        self.attach_outputs(k, &fe, &mut display)?;
         let dev = self.devices.get_mut(&k).expect("device");
-        dev.conn = Some(Connection { display: Display::new(domid, be_alloc, &res), rings });
+        dev.conn = Some(Connection { display, rings });
         Ok(())
     }
 
-    fn teardown(&mut self, k: (u32, u32)) {
+    /// Put each connector on its screen output: the one its `unique-id`
+    /// (written by the toolstack) names, through the `outputs` map.
+    fn attach_outputs(&mut self, k: (u32, u32), fe: &str, display: &mut Display) -> Result<(), String> {
+        let Some(screen) = self.screen.as_deref_mut() else { return Ok(()) };
+        let name = format!("vdispl d{} v{}", k.0, k.1);
+        for i in 0..display.connectors.len() {
+            let uid = match read_trusted(&mut self.xs, &[format!("{fe}/{i}/unique-id")], k.0).map_err(|e| format!("unique-id: {e}"))? {
+                Trust::Trusted(v) => v.trim_end_matches('\0').to_string(),
+                Trust::Absent => {
+                    log::info!("{name}: connector {i} has no unique-id: not on the screen");
+                    continue;
+                }
+                Trust::GuestWritable(p) => {
+                    log::warn!("{name}: {p} is writable by the guest: connector {i} not on the screen");
+                    continue;
+                }
+            };
+            let target = self.outputs.get(&uid).cloned().unwrap_or_else(|| uid.clone());
+            match screen.claim(&target, Owner { dev: k, conn: i }) {
+                Ok(out) => {
+                    display.set_output(i, out);
+                    log::info!("{name}: connector {i} (unique-id {uid:?}) on screen connector {target}");
+                }
+                Err(why) => log::info!("{name}: connector {i} (unique-id {uid:?}) not on the screen: {why}"),
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn teardown(&mut self, k: (u32, u32)) {
         let Some(dev) = self.devices.get_mut(&k) else { return };
         let Some(mut conn) = dev.conn.take() else { return };
         let name = dev.name();
-        let mut log = |m: &str| eprintln!("{name}: {m}");
-        conn.display.teardown(&self.cfg, &mut log);
+        let log_name = name.clone();
+        let mut log = move |m: &str| log::info!("{log_name}: {m}");
+        let mut ctx = Ctx { grants: self.grants, log: &mut log, cfg: &self.cfg, shared: &mut self.shared, screen: self.screen.as_deref_mut() };
+        let (nbuf, nsfb, nout) = conn.display.teardown(&mut ctx);
         for r in &conn.rings {
             self.ports.remove(&r.req_port);
             let _ = self.evtchn.unbind(r.req_port);
             let _ = self.evtchn.unbind(r.evt_port);
         }
+        let nrings = conn.rings.len();
+        drop(conn);
         self.busy.retain(|(d, _)| *d != k);
-        self.log(&name, "disconnected, buffers released and unmapped");
+        self.throttled.retain(|(d, _), _| *d != k);
+        self.log(
+            &name,
+            &format!("disconnected: released {nbuf} buffer(s), {nsfb} screen framebuffer(s), {nout} screen output(s); {nrings} ring pair(s) unmapped, ports unbound"),
+        );
     }
 
     /// Close one device after a protocol violation; the others go on.
-    fn fail(&mut self, k: (u32, u32), why: &str) -> Result<(), XsError> {
+    pub(crate) fn fail(&mut self, k: (u32, u32), why: &str) -> Result<(), XsError> {
         let name = self.devices.get(&k).map(|d| d.name()).unwrap_or_default();
-        self.log(&name, &format!("protocol violation, closing the device: {why}"));
+        log::warn!("{name}: protocol violation, closing the device: {why}");
         self.teardown(k);
         if let Some(be) = self.devices.get(&k).map(|d| d.be_path.clone()) {
             let _ = self.xs.write(&format!("{be}/error"), why);
         }
         self.set_state(k, STATE_CLOSING)
-    }
-
-    /// Event channel ports that fired.
-    pub fn on_ports(&mut self, ports: &[u32], now: Instant) -> Result<(), XsError> {
-        for p in ports {
-            if let Some(&(k, c)) = self.ports.get(p) {
-                self.busy.insert((k, c));
-            }
-        }
-        self.service(now)
-    }
-
-    /// Service every connector marked busy (woken, or with work left over).
-    pub fn service(&mut self, now: Instant) -> Result<(), XsError> {
-        let work: Vec<_> = std::mem::take(&mut self.busy).into_iter().collect();
-        for (k, c) in work {
-            match self.service_one(k, c, now) {
-                Ok(true) => {
-                    self.busy.insert((k, c));
-                }
-                Ok(false) => {}
-                Err(why) => self.fail(k, &why)?,
-            }
-        }
-        Ok(())
-    }
-
-    /// Returns whether requests are left for another turn.
-    fn service_one(&mut self, k: (u32, u32), c: usize, now: Instant) -> Result<bool, String> {
-        let Some(dev) = self.devices.get_mut(&k) else { return Ok(false) };
-        let name = dev.name();
-        let prefix = format!("d{}-v{}", dev.domid, dev.devid);
-        let Some(conn) = dev.conn.as_mut() else { return Ok(false) };
-        let Some(rings) = conn.rings.get_mut(c) else { return Ok(false) };
-        let mut sink = PngSink { dir: self.out_dir.clone(), prefix };
-        let start = self.start;
-        let mut log = |m: &str| eprintln!("[{:9.3}] {name}: {m}", start.elapsed().as_secs_f64());
-        let mut ctx = Ctx { grants: self.grants, sink: &mut sink, log: &mut log, cfg: &self.cfg, shared: &mut self.shared };
-        let mut notify = false;
-        let mut more = false;
-        for n in 0.. {
-            if n == REQUEST_BUDGET {
-                more = true;
-                break;
-            }
-            match rings.req.next_request().map_err(|e| e.to_string())? {
-                Some(req) => {
-                    let resp: Response = conn.display.handle(c, &req, now, &mut ctx);
-                    notify |= rings.req.push_response(&resp).map_err(|e| e.to_string())?;
-                }
-                None => {
-                    if !rings.req.final_check().map_err(|e| e.to_string())? {
-                        break;
-                    }
-                }
-            }
-        }
-        if notify {
-            let _ = self.evtchn.notify(rings.req_port);
-        }
-        Ok(more)
-    }
-
-    /// Send due flip-done events and print statistics.
-    pub fn tick(&mut self, now: Instant) -> Result<(), XsError> {
-        let mut failed = Vec::new();
-        let mut lines = Vec::new();
-        for (k, dev) in self.devices.iter_mut() {
-            let name = dev.name();
-            let Some(conn) = dev.conn.as_mut() else { continue };
-            for (c, rings) in conn.rings.iter_mut().enumerate() {
-                let con = &mut conn.display.connectors[c];
-                let mut sent = false;
-                while let Some(p) = con.due(now) {
-                    match rings.evt.push_pg_flip(p.fb_cookie) {
-                        Ok(true) => {
-                            con.flip_done(now);
-                            sent = true;
-                        }
-                        Ok(false) => break, // page full: retry next tick
-                        Err(e) => {
-                            failed.push((*k, e.to_string()));
-                            break;
-                        }
-                    }
-                }
-                if sent {
-                    let _ = self.evtchn.notify(rings.evt_port);
-                }
-                if let Some(l) = con.stats_line(now) {
-                    lines.push((name.clone(), l));
-                }
-            }
-        }
-        for (n, l) in lines {
-            self.log(&n, &l);
-        }
-        for (k, why) in failed {
-            self.fail(k, &why)?;
-        }
-        Ok(())
-    }
-
-    /// How long the event loop may sleep.
-    pub fn timeout(&self, now: Instant) -> Duration {
-        if !self.busy.is_empty() || self.xs.has_events() {
-            return Duration::ZERO;
-        }
-        let mut t = Duration::from_millis(500);
-        for dev in self.devices.values() {
-            if let Some(conn) = &dev.conn {
-                if let Some(due) = conn.display.next_due() {
-                    // a full event page is retried every few ms
-                    t = t.min(due.saturating_duration_since(now).max(Duration::from_millis(1)));
-                }
-            }
-        }
-        t
     }
 
     /// Event channel ports we listen on (for tests and diagnostics).
@@ -562,23 +497,6 @@ impl<'g, E: EventChannels> Backend<'g, E> {
                 let _ = self.set_state(k, STATE_CLOSED);
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parsing_untrusted_numbers() {
-        assert_eq!(parse_u32(Some("42".into())), Some(42));
-        assert_eq!(parse_u32(Some("4294967295".into())), Some(u32::MAX));
-        for bad in ["", "-1", "4294967296", "0x10", " 1", "1 ", "99999999999999999999"] {
-            assert_eq!(parse_u32(Some(bad.into())), None, "{bad:?}");
-        }
-        assert_eq!(parse_resolution("1024x768"), Some((1024, 768)));
-        for bad in ["1024", "0x768", "1024x0", "x", "99999x1", "1024x768x1", "-1x2"] {
-            assert_eq!(parse_resolution(bad), None, "{bad:?}");
-        }
+        self.finish_capture();
     }
 }

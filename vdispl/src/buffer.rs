@@ -9,8 +9,11 @@
 //! exactly as many pages as that number needs, so a looping or truncated
 //! chain cannot make us loop or read past the directory.
 
+use std::os::fd::{BorrowedFd, OwnedFd};
+
 use crate::mem::SharedMem;
 use crate::protocol::{status, PixelFormat, GREFS_PER_DIR_PAGE, XEN_PAGE_SIZE};
+use crate::screen::Screen;
 
 /// A refusal from the grant layer, with its errno.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,8 +25,16 @@ pub struct GrantError {
 
 /// A dma-buf made from a buffer's refs.
 pub trait Exported {
+    /// The dma-buf, for a screen to import.
+    fn fd(&self) -> Option<BorrowedFd<'_>>;
     /// Close our descriptor and wait for every user to let go.
     fn release(self: Box<Self>, timeout_ms: u32) -> Result<(), GrantError>;
+}
+
+/// Grants made from a dma-buf (a screen's dumb buffer) for a guest.
+pub trait Imported {
+    /// End the grants (before the buffer itself is freed).
+    fn release(self: Box<Self>) -> Result<(), GrantError>;
 }
 
 /// What the display code needs from the grant tables.
@@ -34,21 +45,36 @@ pub trait Grants {
     fn share(&self, domid: u32, pages: usize) -> Result<(Box<dyn SharedMem>, Vec<u32>), GrantError>;
     /// Make a dma-buf of the pages behind `refs`.
     fn export(&self, domid: u32, refs: &[u32]) -> Result<Box<dyn Exported>, GrantError>;
+    /// Grant the `pages` pages of dma-buf `fd` to `domid` (kept open until
+    /// the grants are released); returns one ref per page.
+    fn import(&self, domid: u32, fd: OwnedFd, pages: usize) -> Result<(Vec<u32>, Box<dyn Imported>), GrantError>;
 }
 
-/// Limits on what one guest device may make us hold.
+/// Limits on what one guest may make us hold.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     pub max_buffer_bytes: u32,
     pub max_dbufs: usize,
     pub max_fbs: usize,
     pub max_dimension: u32,
+    /// Bytes of display buffers one device may hold in total.
+    pub max_device_bytes: u64,
+    /// Bytes of display buffers one domain may hold over all its devices.
+    pub max_domain_bytes: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        // 8K x 8K at 32 bpp is 256 MiB; a 4K display is 32 MiB.
-        Limits { max_buffer_bytes: 128 << 20, max_dbufs: 64, max_fbs: 64, max_dimension: 8192 }
+        // 8K x 8K at 32 bpp is 256 MiB; a 4K display is 32 MiB, so a device
+        // double-buffering two 4K connectors needs 128 MiB.
+        Limits {
+            max_buffer_bytes: 128 << 20,
+            max_dbufs: 64,
+            max_fbs: 64,
+            max_dimension: 8192,
+            max_device_bytes: 256 << 20,
+            max_domain_bytes: 512 << 20,
+        }
     }
 }
 
@@ -172,62 +198,193 @@ impl DbufParams {
     }
 }
 
+/// A buffer handle on the screen, for buffers the screen shows without a
+/// copy (zero-copy).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScreenBuf {
+    pub handle: u32,
+    pub pitch: u32,
+}
+
 /// A display buffer: mapped (or shared) once at creation.
 pub struct DisplayBuffer {
     pub params: DbufParams,
     pub mem: Box<dyn SharedMem>,
-    /// The dma-buf made from the buffer's refs (zero-copy mode).
+    /// The dma-buf made from the buffer's refs (be-alloc=0 zero-copy).
     pub exported: Option<Box<dyn Exported>>,
+    /// Grants to a screen's dumb buffer (be-alloc=1 zero-copy).
+    pub imported: Option<Box<dyn Imported>>,
+    /// The buffer on the screen, when the screen reads it in place.
+    pub screen: Option<ScreenBuf>,
     pub refs: Vec<u32>,
 }
 
-/// What became of a dma-buf export attempt.
+impl std::fmt::Debug for DisplayBuffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DisplayBuffer")
+            .field("params", &self.params)
+            .field("pages", &self.refs.len())
+            .field("exported", &self.exported.is_some())
+            .field("imported", &self.imported.is_some())
+            .field("screen", &self.screen)
+            .finish()
+    }
+}
+
+/// What became of a dma-buf export attempt, and where the buffer lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExportOutcome {
     NotTried,
     Exported,
     Refused(GrantError),
+    /// be-alloc=1 on a screen: a dumb buffer of the card, granted to the guest.
+    OnScreen,
+    /// be-alloc=0 exported and imported by the screen.
+    ExportedToScreen,
+    /// The screen could not take the buffer in place (why): it will be copied.
+    ScreenRefused(String),
+}
+
+/// How DBUF_CREATE should place a buffer.
+#[derive(Default)]
+pub struct Placement<'s> {
+    /// Try a dma-buf export of frontend-allocated buffers.
+    pub try_export: bool,
+    /// Put backend-allocated buffers on the screen (false: `--zero-copy off`).
+    pub screen_alloc: bool,
+    /// The screen this device's connectors are shown on, if any.
+    pub screen: Option<&'s mut (dyn Screen + 'static)>,
+}
+
+impl std::fmt::Debug for Placement<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Placement").field("try_export", &self.try_export).field("screen_alloc", &self.screen_alloc).field("screen", &self.screen.is_some()).finish()
+    }
 }
 
 impl DisplayBuffer {
     /// DBUF_CREATE. With `try_export`, frontend-allocated buffers are also
-    /// turned into a dma-buf; a refusal is reported, not fatal.
-    pub fn create(g: &dyn Grants, domid: u32, p: DbufParams, lim: &Limits, try_export: bool) -> Result<(DisplayBuffer, ExportOutcome), BufError> {
+    /// turned into a dma-buf; a refusal is reported, not fatal. With a
+    /// screen, buffers are placed so the screen reads them in place where it
+    /// can (be-alloc=1: a dumb buffer granted to the guest; be-alloc=0: the
+    /// exported dma-buf imported by the card).
+    pub fn create(g: &dyn Grants, domid: u32, p: DbufParams, lim: &Limits, place: Placement<'_>) -> Result<(DisplayBuffer, ExportOutcome), BufError> {
         p.validate(lim)?;
         let npages = pages_for(p.buffer_sz);
+        let Placement { try_export, screen_alloc, mut screen } = place;
         if p.backend_alloc {
+            let mut why = None;
+            if screen.is_some() && !screen_alloc {
+                why = Some("zero-copy off".to_string());
+            } else if let Some(s) = screen.as_deref_mut() {
+                match on_screen(g, domid, &p, npages, s) {
+                    Ok(db) => return Ok((db, ExportOutcome::OnScreen)),
+                    Err(OnScreenError::Fatal(e)) => return Err(e),
+                    Err(OnScreenError::Fallback(w)) => why = Some(w),
+                }
+            }
             let (mem, refs) = g.share(domid, npages).map_err(BufError::Grant)?;
             if refs.len() != npages || mem.size() < npages * XEN_PAGE_SIZE {
                 return Err(BufError::Grant(GrantError { what: "share gave the wrong page count".into(), errno: libc::EIO }));
             }
             fill_page_directory(g, domid, p.gref_directory, &refs)?;
-            return Ok((DisplayBuffer { params: p, mem, exported: None, refs }, ExportOutcome::NotTried));
+            let outcome = why.map_or(ExportOutcome::NotTried, ExportOutcome::ScreenRefused);
+            return Ok((DisplayBuffer { params: p, mem, exported: None, imported: None, screen: None, refs }, outcome));
         }
         let refs = read_page_directory(g, domid, p.gref_directory, npages)?;
         let mem = g.map(domid, &refs, false).map_err(BufError::Grant)?;
         if mem.size() < npages * XEN_PAGE_SIZE {
             return Err(BufError::Grant(GrantError { what: "mapping shorter than asked".into(), errno: libc::EIO }));
         }
-        let (exported, outcome) = if try_export {
-            match g.export(domid, &refs) {
-                Ok(e) => (Some(e), ExportOutcome::Exported),
-                Err(e) => (None, ExportOutcome::Refused(e)),
-            }
-        } else {
-            (None, ExportOutcome::NotTried)
+        let mut db = DisplayBuffer { params: p, mem, exported: None, imported: None, screen: None, refs };
+        if !try_export {
+            return Ok((db, ExportOutcome::NotTried));
+        }
+        let e = match g.export(domid, &db.refs) {
+            Ok(e) => e,
+            Err(e) => return Ok((db, ExportOutcome::Refused(e))),
         };
-        Ok((DisplayBuffer { params: p, mem, exported, refs }, outcome))
+        let Some(s) = screen else {
+            db.exported = Some(e);
+            return Ok((db, ExportOutcome::Exported));
+        };
+        let taken = match e.fd() {
+            Some(fd) if s.can_import() => s.import_dmabuf(fd).map_err(|err| format!("the card refused the guest's dma-buf: {err}")),
+            _ => Err("the card imports no dma-bufs".to_string()),
+        };
+        db.exported = Some(e);
+        match taken {
+            Ok(handle) => {
+                db.screen = Some(ScreenBuf { handle, pitch: p.pitch() as u32 });
+                Ok((db, ExportOutcome::ExportedToScreen))
+            }
+            Err(why) => {
+                // no use holding a dma-buf nobody reads
+                if let Some(e) = db.exported.take() {
+                    let _ = e.release(100);
+                }
+                Ok((db, ExportOutcome::ScreenRefused(why)))
+            }
+        }
     }
 
-    /// Release the dma-buf (waiting for its users) and unmap/unshare.
-    pub fn destroy(self, timeout_ms: u32) -> Result<(), GrantError> {
-        let r = match self.exported {
-            Some(e) => e.release(timeout_ms),
-            None => Ok(()),
-        };
+    /// Release the dma-buf (waiting for its users), end the grants of a
+    /// screen buffer before letting go of it, and unmap/unshare.
+    pub fn destroy(self, timeout_ms: u32, screen: Option<&mut (dyn Screen + 'static)>) -> Result<(), GrantError> {
+        let mut r = Ok(());
+        if let Some(i) = self.imported {
+            r = i.release();
+        }
+        if let (Some(sb), Some(s)) = (self.screen, screen) {
+            s.close_handle(sb.handle);
+        }
+        if let Some(e) = self.exported {
+            r = r.and(e.release(timeout_ms));
+        }
         drop(self.mem);
         r
     }
+}
+
+enum OnScreenError {
+    /// The guest's request is bad: answer it with this.
+    Fatal(BufError),
+    /// The screen cannot hold this buffer in place (why): share our own pages.
+    Fallback(String),
+}
+
+/// be-alloc=1 zero-copy: a dumb buffer on the screen, exported as a dma-buf
+/// and granted page by page to the guest, who then draws into the scanout
+/// buffer itself.
+fn on_screen(g: &dyn Grants, domid: u32, p: &DbufParams, npages: usize, s: &mut dyn Screen) -> Result<DisplayBuffer, OnScreenError> {
+    use OnScreenError::*;
+    if !s.can_export() {
+        return Err(Fallback("the card exports no dma-bufs".into()));
+    }
+    let (mw, mh) = s.max_fb();
+    if p.width > mw || p.height > mh {
+        return Err(Fallback(format!("{}x{} is larger than the card's {mw}x{mh}", p.width, p.height)));
+    }
+    let d = s.create_dumb(p.width, p.height, p.bpp, true).map_err(|e| Fallback(format!("dumb buffer: {e}")))?;
+    let fits = d.pitch as u64 == p.pitch() && p.data_ofs == 0 && d.size == (npages * XEN_PAGE_SIZE) as u64;
+    let handle = d.handle;
+    let Some(fd) = d.prime_fd.filter(|_| fits) else {
+        s.close_handle(handle);
+        return Err(Fallback(format!("the card's layout (pitch {}, {} bytes) differs from the guest's", d.pitch, d.size)));
+    };
+    let (refs, imp) = match g.import(domid, fd, npages) {
+        Ok(x) => x,
+        Err(e) => {
+            s.close_handle(handle);
+            return Err(Fallback(format!("granting the dumb buffer: {e}")));
+        }
+    };
+    if let Err(e) = fill_page_directory(g, domid, p.gref_directory, &refs) {
+        let _ = imp.release();
+        s.close_handle(handle);
+        return Err(Fatal(e));
+    }
+    Ok(DisplayBuffer { params: *p, mem: d.mem, exported: None, imported: Some(imp), screen: Some(ScreenBuf { handle, pitch: d.pitch }), refs })
 }
 
 /// A framebuffer: a view of a display buffer with a pixel format.
@@ -241,13 +398,17 @@ pub struct Framebuffer {
 }
 
 impl Framebuffer {
-    /// FB_ATTACH checks: the whole framebuffer must lie inside the buffer.
-    pub fn validate(&self, dbuf: &DbufParams) -> Result<(), BufError> {
+    /// FB_ATTACH checks: the whole framebuffer must lie inside the buffer,
+    /// and no side may exceed the maximum dimension.
+    pub fn validate(&self, dbuf: &DbufParams, lim: &Limits) -> Result<(), BufError> {
         if self.cookie == 0 {
             return Err(BufError::Invalid("fb cookie 0"));
         }
         if self.width == 0 || self.height == 0 {
             return Err(BufError::Invalid("fb width/height 0"));
+        }
+        if self.width > lim.max_dimension || self.height > lim.max_dimension {
+            return Err(BufError::Invalid("fb width/height above the maximum dimension"));
         }
         let line = self.width as u64 * (self.format.bpp() / 8) as u64;
         let pitch = dbuf.pitch();
@@ -262,174 +423,27 @@ impl Framebuffer {
     }
 }
 
-/// An RGBA image read out of a framebuffer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Image {
-    pub width: u32,
-    pub height: u32,
-    pub has_alpha: bool,
-    /// width * height * 4 bytes, RGBA.
-    pub rgba: Vec<u8>,
-}
-
-/// Read the top-left `width` x `height` pixels of `fb` (clipped to the fb).
-/// Every read is bounds-checked by the mapping; a failed read is an error.
-pub fn capture(dbuf: &DisplayBuffer, fb: &Framebuffer, width: u32, height: u32) -> Result<Image, BufError> {
+/// Read the top-left `width` x `height` pixels of `fb` (clipped to the fb),
+/// as the guest laid them out, rows packed. Every read is bounds-checked by
+/// the mapping; a failed read is an error.
+pub fn read_pixels(dbuf: &DisplayBuffer, fb: &Framebuffer, width: u32, height: u32) -> Result<(u32, u32, Vec<u8>), BufError> {
     let w = width.min(fb.width);
     let h = height.min(fb.height);
-    let bpp = (fb.format.bpp() / 8) as usize;
+    let line = w as usize * (fb.format.bpp() / 8) as usize;
     let pitch = usize::try_from(dbuf.params.pitch()).map_err(|_| BufError::Invalid("pitch"))?;
-    let mut row = vec![0u8; w as usize * bpp];
-    let mut rgba = Vec::with_capacity(w as usize * h as usize * 4);
-    for y in 0..h as usize {
+    let mut px = vec![0u8; line * h as usize];
+    for (y, row) in px.chunks_exact_mut(line.max(1)).enumerate().take(h as usize) {
         let off = (dbuf.params.data_ofs as usize)
             .checked_add(y.checked_mul(pitch).ok_or(BufError::Invalid("offset"))?)
             .ok_or(BufError::Invalid("offset"))?;
-        dbuf.mem.read_at(off, &mut row).map_err(|_| BufError::Invalid("framebuffer outside the mapping"))?;
-        for px in row.chunks_exact(bpp) {
-            rgba.extend_from_slice(&fb.format.to_rgba(px));
-        }
+        dbuf.mem.read_at(off, row).map_err(|_| BufError::Invalid("framebuffer outside the mapping"))?;
     }
-    Ok(Image { width: w, height: h, has_alpha: fb.format.has_alpha(), rgba })
-}
-
-/// In-memory grants for tests: a table of pages per domain.
-pub mod fake {
-    use std::cell::{Cell, RefCell};
-    use std::collections::HashMap;
-
-    use super::*;
-    use crate::mem::{MemBuf, OutOfBounds};
-
-    /// A contiguous "mapping" assembled from separate granted pages: writes go
-    /// to the pages, as through a real grant mapping.
-    pub struct Pages(Vec<MemBuf>);
-
-    impl SharedMem for Pages {
-        fn size(&self) -> usize {
-            self.0.len() * XEN_PAGE_SIZE
-        }
-        fn read_at(&self, off: usize, buf: &mut [u8]) -> Result<(), OutOfBounds> {
-            let end = off.checked_add(buf.len()).ok_or(OutOfBounds)?;
-            if end > self.size() {
-                return Err(OutOfBounds);
-            }
-            let mut done = 0;
-            while done < buf.len() {
-                let pos = off + done;
-                let (p, o) = (pos / XEN_PAGE_SIZE, pos % XEN_PAGE_SIZE);
-                let n = (XEN_PAGE_SIZE - o).min(buf.len() - done);
-                self.0[p].read_at(o, &mut buf[done..done + n])?;
-                done += n;
-            }
-            Ok(())
-        }
-        fn write_at(&self, off: usize, data: &[u8]) -> Result<(), OutOfBounds> {
-            let end = off.checked_add(data.len()).ok_or(OutOfBounds)?;
-            if end > self.size() {
-                return Err(OutOfBounds);
-            }
-            let mut done = 0;
-            while done < data.len() {
-                let pos = off + done;
-                let (p, o) = (pos / XEN_PAGE_SIZE, pos % XEN_PAGE_SIZE);
-                let n = (XEN_PAGE_SIZE - o).min(data.len() - done);
-                self.0[p].write_at(o, &data[done..done + n])?;
-                done += n;
-            }
-            Ok(())
-        }
-    }
-
-    struct FakeExport(std::rc::Rc<Cell<usize>>);
-    impl Exported for FakeExport {
-        fn release(self: Box<Self>, _timeout_ms: u32) -> Result<(), GrantError> {
-            self.0.set(self.0.get() + 1);
-            Ok(())
-        }
-    }
-
-    /// Pages granted by guests (`grant`) and by us (`share`).
-    #[derive(Default)]
-    pub struct FakeGrants {
-        pub pages: RefCell<HashMap<(u32, u32), MemBuf>>,
-        next_ref: Cell<u32>,
-        /// refs shared by us to a domain
-        pub shared: RefCell<HashMap<u32, (u32, MemBuf)>>,
-        pub export_errno: Option<i32>,
-        pub exports: Cell<usize>,
-        pub released: std::rc::Rc<Cell<usize>>,
-        pub maps: Cell<usize>,
-    }
-
-    impl FakeGrants {
-        pub fn new() -> FakeGrants {
-            FakeGrants { next_ref: Cell::new(8), ..Default::default() }
-        }
-        /// The guest `domid` grants a new zeroed page; returns its ref.
-        pub fn grant(&self, domid: u32) -> (u32, MemBuf) {
-            let r = self.next_ref.get();
-            self.next_ref.set(r + 1);
-            let page = MemBuf::new(XEN_PAGE_SIZE);
-            self.pages.borrow_mut().insert((domid, r), page.clone());
-            (r, page)
-        }
-        /// The guest side of a frontend-allocated buffer: data pages and a
-        /// directory describing them. Returns (directory ref, data pages).
-        pub fn guest_buffer(&self, domid: u32, bytes: usize) -> (u32, Vec<MemBuf>) {
-            let n = bytes.div_ceil(XEN_PAGE_SIZE);
-            let data: Vec<(u32, MemBuf)> = (0..n).map(|_| self.grant(domid)).collect();
-            let dirs: Vec<(u32, MemBuf)> = (0..dir_pages_for(n)).map(|_| self.grant(domid)).collect();
-            for (i, (_, page)) in dirs.iter().enumerate() {
-                let next = dirs.get(i + 1).map_or(0, |d| d.0);
-                page.store_u32(0, next).unwrap();
-                for (j, (r, _)) in data.iter().skip(i * GREFS_PER_DIR_PAGE).take(GREFS_PER_DIR_PAGE).enumerate() {
-                    page.store_u32(4 + 4 * j, *r).unwrap();
-                }
-            }
-            (dirs[0].0, data.into_iter().map(|d| d.1).collect())
-        }
-    }
-
-    impl Grants for FakeGrants {
-        fn map(&self, domid: u32, refs: &[u32], _writable: bool) -> Result<Box<dyn SharedMem>, GrantError> {
-            self.maps.set(self.maps.get() + 1);
-            let pages = self.pages.borrow();
-            let mut v = Vec::with_capacity(refs.len());
-            for r in refs {
-                match pages.get(&(domid, *r)) {
-                    Some(p) => v.push(p.clone()),
-                    None => return Err(GrantError { what: format!("map of ref {r}"), errno: libc::EINVAL }),
-                }
-            }
-            Ok(Box::new(Pages(v)))
-        }
-        fn share(&self, domid: u32, n: usize) -> Result<(Box<dyn SharedMem>, Vec<u32>), GrantError> {
-            let mut refs = Vec::new();
-            let mut v = Vec::new();
-            for _ in 0..n {
-                let r = self.next_ref.get();
-                self.next_ref.set(r + 1);
-                let page = MemBuf::new(XEN_PAGE_SIZE);
-                self.shared.borrow_mut().insert(r, (domid, page.clone()));
-                refs.push(r);
-                v.push(page);
-            }
-            Ok((Box::new(Pages(v)), refs))
-        }
-        fn export(&self, _domid: u32, _refs: &[u32]) -> Result<Box<dyn Exported>, GrantError> {
-            if let Some(errno) = self.export_errno {
-                return Err(GrantError { what: "ioctl DMABUF_EXP_FROM_REFS".into(), errno });
-            }
-            self.exports.set(self.exports.get() + 1);
-            Ok(Box::new(FakeExport(self.released.clone())))
-        }
-    }
+    Ok((w, h, px))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::fake::*;
+    use crate::support::fake_grants::*;
     use super::*;
 
     const D: u32 = 5;
@@ -516,12 +530,13 @@ mod tests {
                 data[off / 4096].write_at(off % 4096, &[7, y as u8, x as u8, 0]).unwrap();
             }
         }
-        let (db, outcome) = DisplayBuffer::create(&g, D, params(dir, w, h, 32), &Limits::default(), false).unwrap();
+        let (db, outcome) = DisplayBuffer::create(&g, D, params(dir, w, h, 32), &Limits::default(), Placement::default()).unwrap();
         assert_eq!(outcome, ExportOutcome::NotTried);
         let fb = Framebuffer { cookie: 1, dbuf_cookie: db.params.cookie, width: w, height: h, format: PixelFormat::Xrgb8888 };
-        fb.validate(&db.params).unwrap();
+        fb.validate(&db.params, &Limits::default()).unwrap();
         let maps = g.maps.get();
-        let img = capture(&db, &fb, w, h).unwrap();
+        let (iw, ih, px) = read_pixels(&db, &fb, w, h).unwrap();
+        let img = crate::capture::RawFrame { name: String::new(), width: iw, height: ih, format: fb.format, pixels: px }.to_image();
         assert_eq!(g.maps.get(), maps, "capture does not map again");
         assert_eq!((img.width, img.height), (w, h));
         for y in 0..h {
@@ -531,24 +546,24 @@ mod tests {
             }
         }
         // clipped capture
-        let img = capture(&db, &fb, 1000, 2).unwrap();
-        assert_eq!((img.width, img.height), (w, 2));
+        let (iw, ih, _) = read_pixels(&db, &fb, 1000, 2).unwrap();
+        assert_eq!((iw, ih), (w, 2));
     }
 
     #[test]
     fn fb_must_fit_its_buffer() {
         let p = params(1, 100, 100, 32);
         let fb = |w, h, format| Framebuffer { cookie: 9, dbuf_cookie: p.cookie, width: w, height: h, format };
-        assert!(fb(100, 100, PixelFormat::Xrgb8888).validate(&p).is_ok());
-        assert!(fb(200, 100, PixelFormat::Rgb565).validate(&p).is_ok()); // 400 bytes per line
-        assert!(fb(201, 100, PixelFormat::Rgb565).validate(&p).is_err());
-        assert!(fb(100, 101, PixelFormat::Xrgb8888).validate(&p).is_err());
-        assert!(fb(0, 1, PixelFormat::Xrgb8888).validate(&p).is_err());
-        assert!(fb(u32::MAX, u32::MAX, PixelFormat::Xrgb8888).validate(&p).is_err());
+        assert!(fb(100, 100, PixelFormat::Xrgb8888).validate(&p, &Limits::default()).is_ok());
+        assert!(fb(200, 100, PixelFormat::Rgb565).validate(&p, &Limits::default()).is_ok()); // 400 bytes per line
+        assert!(fb(201, 100, PixelFormat::Rgb565).validate(&p, &Limits::default()).is_err());
+        assert!(fb(100, 101, PixelFormat::Xrgb8888).validate(&p, &Limits::default()).is_err());
+        assert!(fb(0, 1, PixelFormat::Xrgb8888).validate(&p, &Limits::default()).is_err());
+        assert!(fb(u32::MAX, u32::MAX, PixelFormat::Xrgb8888).validate(&p, &Limits::default()).is_err());
         let mut q = p;
         q.data_ofs = 8;
         q.buffer_sz = 100 * 100 * 4 + 7; // data_ofs leaves the last line short
-        assert!(fb(100, 100, PixelFormat::Xrgb8888).validate(&q).is_err());
+        assert!(fb(100, 100, PixelFormat::Xrgb8888).validate(&q, &Limits::default()).is_err());
     }
 
     #[test]
@@ -560,7 +575,7 @@ mod tests {
         p1.store_u32(0, d2).unwrap();
         let mut p = params(d1, 1024, 1024, 32); // 1024 pages: needs 2 directory pages
         p.backend_alloc = true;
-        let (db, _) = DisplayBuffer::create(&g, D, p, &Limits::default(), true).unwrap();
+        let (db, _) = DisplayBuffer::create(&g, D, p, &Limits::default(), Placement { try_export: true, ..Placement::default() }).unwrap();
         assert_eq!(db.refs.len(), 1024);
         assert!(db.exported.is_none(), "our own pages need no export");
         assert_eq!(p1.load_u32(0).unwrap(), d2, "chain pointer untouched");
@@ -581,14 +596,14 @@ mod tests {
     fn export_success_refusal_and_release() {
         let g = FakeGrants::new();
         let (dir, _) = g.guest_buffer(D, 4096 * 4);
-        let (db, out) = DisplayBuffer::create(&g, D, params(dir, 64, 64, 32), &Limits::default(), true).unwrap();
+        let (db, out) = DisplayBuffer::create(&g, D, params(dir, 64, 64, 32), &Limits::default(), Placement { try_export: true, ..Placement::default() }).unwrap();
         assert_eq!(out, ExportOutcome::Exported);
-        db.destroy(100).unwrap();
+        db.destroy(100, None).unwrap();
         assert_eq!(g.released.get(), 1);
         let mut g = FakeGrants::new();
         g.export_errno = Some(libc::EINVAL);
         let (dir, _) = g.guest_buffer(D, 4096 * 4);
-        let (db, out) = DisplayBuffer::create(&g, D, params(dir, 64, 64, 32), &Limits::default(), true).unwrap();
+        let (db, out) = DisplayBuffer::create(&g, D, params(dir, 64, 64, 32), &Limits::default(), Placement { try_export: true, ..Placement::default() }).unwrap();
         assert!(matches!(out, ExportOutcome::Refused(GrantError { errno: libc::EINVAL, .. })));
         assert!(db.exported.is_none());
     }

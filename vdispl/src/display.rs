@@ -1,17 +1,24 @@
 //! One connected `vdispl` device: its display buffers and framebuffers
-//! (shared by its connectors) and, per connector, the configured mode, the
-//! flips waiting for their flip-done event, frame capture and statistics.
+//! (shared by its connectors), its connectors (`connector.rs`), and what
+//! each request does to them, on the screen too when a connector is shown
+//! on one (`scanout.rs`).
 //!
 //! `Display::handle` turns one request into one response; it never panics on
 //! guest input and touches guest memory only through bounds-checked
 //! mappings. Requests that need connector 0's ring (buffer management)
-//! are refused on other rings, as displif.h requires.
+//! are refused on other rings, as displif.h requires. Each request adds its
+//! cost (`take_cost`) so the event loop can share its time by work done,
+//! not by requests counted.
 
-use std::collections::{HashMap, VecDeque};
-use std::time::{Duration, Instant};
+use std::collections::HashMap;
+use std::time::Instant;
 
-use crate::buffer::{capture, BufError, DbufParams, DisplayBuffer, ExportOutcome, Framebuffer, Grants, Image, Limits};
+use crate::buffer::{read_pixels, BufError, DbufParams, DisplayBuffer, ExportOutcome, Framebuffer, Grants, Limits, Placement};
+use crate::capture::{Capture, RawFrame};
+use crate::connector::{Connector, MAX_PENDING_FLIPS};
 use crate::protocol::{status, Op, PixelFormat, Request, Response, DBUF_FLG_REQ_ALLOC};
+use crate::scanout::{self, ScreenFb};
+use crate::screen::{OutputId, Screen};
 
 /// Zero-copy (dma-buf export) policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,42 +32,47 @@ pub enum ZeroCopy {
 /// Backend-wide settings.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Flip-done events are paced to this rate (0: send at once).
+    /// Flip-done events of connectors without a screen are paced to this
+    /// rate (0: send at once).
     pub refresh_hz: u32,
-    /// At most this many PNGs per second per connector (0: every frame).
-    pub max_png_per_sec: u32,
     pub zero_copy: ZeroCopy,
     pub limits: Limits,
     /// How long DBUF_DESTROY waits for a dma-buf's users (must stay well
     /// under the frontend's 3000 ms request timeout).
     pub release_timeout_ms: u32,
+    /// Share of one CPU (percent) the backend spends on one domain's
+    /// requests, at most (0: no limit); beyond it, its rings wait.
+    pub max_domain_cpu: u32,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { refresh_hz: 60, max_png_per_sec: 0, zero_copy: ZeroCopy::Auto, limits: Limits::default(), release_timeout_ms: 1000 }
+        Config { refresh_hz: 60, zero_copy: ZeroCopy::Auto, limits: Limits::default(), release_timeout_ms: 1000, max_domain_cpu: 50 }
     }
 }
 
 /// State shared by every device of the backend.
+#[derive(Debug)]
 pub struct Shared {
     pub export_refused: Option<String>,
+    /// The screen refused a guest's exported dma-buf: not offered again.
+    pub screen_import_refused: bool,
     pub exports: u64,
+    /// PNG capture, if asked for.
+    pub capture: Option<Capture>,
+    /// Bytes of display buffers held for each domain, over all its devices.
+    pub domain_bytes: HashMap<u32, u64>,
 }
 
 impl Shared {
-    pub fn new(cfg: &Config) -> Shared {
-        Shared { export_refused: (cfg.zero_copy == ZeroCopy::Off).then(|| "off by configuration".into()), exports: 0 }
-    }
-}
-
-/// Where captured frames go.
-pub trait FrameSink {
-    fn frame(&mut self, connector: usize, frame_no: u64, img: &Image);
-    /// False when frames would be thrown away (no `--out`): then nothing is
-    /// captured, so the pixels are not read and converted for nothing.
-    fn wants_frames(&self) -> bool {
-        true
+    pub fn new(cfg: &Config, capture: Option<Capture>) -> Shared {
+        Shared {
+            export_refused: (cfg.zero_copy == ZeroCopy::Off).then(|| "off by configuration".into()),
+            screen_import_refused: false,
+            exports: 0,
+            capture,
+            domain_bytes: HashMap::new(),
+        }
     }
 }
 
@@ -78,133 +90,86 @@ impl<F: FnMut(&str)> Log for F {
 /// What a request handler may use.
 pub struct Ctx<'a> {
     pub grants: &'a dyn Grants,
-    pub sink: &'a mut dyn FrameSink,
     pub log: &'a mut dyn Log,
     pub cfg: &'a Config,
     pub shared: &'a mut Shared,
+    /// The screen, when the backend drives one.
+    pub screen: Option<&'a mut (dyn Screen + 'static)>,
 }
 
-/// A flip answered but whose flip-done event is not sent yet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PendingFlip {
-    pub fb_cookie: u64,
-    pub requested: Instant,
-    pub due: Instant,
-}
-
-/// Rolling statistics of one connector.
-#[derive(Clone, Debug, Default)]
-pub struct Stats {
-    pub frames: u64,
-    pub pngs: u64,
-    pub window_start: Option<Instant>,
-    pub window_frames: u32,
-    pub window_latency_sum: Duration,
-    pub window_latency_max: Duration,
-    pub window_flips: u32,
-}
-
-/// One connector's state.
-pub struct Connector {
-    pub index: usize,
-    pub width: u32,
-    pub height: u32,
-    /// fb shown, with the SET_CONFIG width/height.
-    pub current: Option<(u64, u32, u32)>,
-    pub pending: VecDeque<PendingFlip>,
-    last_due: Option<Instant>,
-    last_png: Option<Instant>,
-    pub stats: Stats,
-}
-
-/// Most flips that may wait for their event (a well-behaved frontend has one).
-pub const MAX_PENDING_FLIPS: usize = 32;
-
-impl Connector {
-    pub fn new(index: usize, width: u32, height: u32) -> Connector {
-        Connector { index, width, height, current: None, pending: VecDeque::new(), last_due: None, last_png: None, stats: Stats::default() }
-    }
-
-    /// When the next flip-done event is due.
-    pub fn next_due(&self) -> Option<Instant> {
-        self.pending.front().map(|p| p.due)
-    }
-
-    /// Take the flips whose event is due (the caller sends them in order
-    /// and calls `flip_done` for each one it could send).
-    pub fn due(&self, now: Instant) -> Option<PendingFlip> {
-        self.pending.front().copied().filter(|p| p.due <= now)
-    }
-
-    /// The event for the first pending flip was sent at `now`.
-    pub fn flip_done(&mut self, now: Instant) {
-        if let Some(p) = self.pending.pop_front() {
-            let lat = now.saturating_duration_since(p.requested);
-            self.stats.window_latency_sum += lat;
-            self.stats.window_latency_max = self.stats.window_latency_max.max(lat);
-            self.stats.window_flips += 1;
-        }
-    }
-
-    /// A line of statistics once a second of activity has passed.
-    pub fn stats_line(&mut self, now: Instant) -> Option<String> {
-        let start = self.stats.window_start?;
-        let el = now.saturating_duration_since(start);
-        if el < Duration::from_secs(1) {
-            return None;
-        }
-        let s = &mut self.stats;
-        let fps = s.window_frames as f64 / el.as_secs_f64();
-        let line = if s.window_flips > 0 {
-            format!(
-                "connector {}: {:.1} fps, flip latency avg {:.1} ms max {:.1} ms ({} flips), {} frames, {} png total",
-                self.index,
-                fps,
-                s.window_latency_sum.as_secs_f64() * 1000.0 / s.window_flips as f64,
-                s.window_latency_max.as_secs_f64() * 1000.0,
-                s.window_flips,
-                s.frames,
-                s.pngs
-            )
-        } else {
-            format!("connector {}: {:.1} fps, {} frames, {} png total", self.index, fps, s.frames, s.pngs)
-        };
-        s.window_start = if s.window_frames > 0 || s.window_flips > 0 { Some(now) } else { None };
-        s.window_frames = 0;
-        s.window_flips = 0;
-        s.window_latency_sum = Duration::ZERO;
-        s.window_latency_max = Duration::ZERO;
-        Some(line)
+impl std::fmt::Debug for Ctx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx").field("cfg", &self.cfg).field("screen", &self.screen.is_some()).finish()
     }
 }
+
+/// Cost units: one for any request, more for what copies or maps a lot.
+pub const COST_REQUEST: u32 = 1;
+/// A mode set on the screen.
+pub const COST_MODESET: u32 = 8;
+/// Per 256 KiB copied (one 1024x768 frame at 32 bpp is 12).
+pub const COST_COPY_UNIT: usize = 256 << 10;
+/// Per 64 pages mapped, shared or granted.
+pub const COST_PAGES_UNIT: usize = 64;
 
 /// One connected device.
+#[derive(Debug)]
 pub struct Display {
     pub domid: u32,
-    /// The frontend's `be-alloc` was "1".
+    pub devid: u32,
+    /// The toolstack allowed backend allocation (`be-alloc` = 1).
     pub be_alloc: bool,
     pub dbufs: HashMap<u64, DisplayBuffer>,
     pub fbs: HashMap<u64, Framebuffer>,
+    /// The screen's framebuffers, when a connector is on a screen.
+    pub sfbs: HashMap<u64, ScreenFb>,
     pub connectors: Vec<Connector>,
+    /// Bytes of the display buffers held.
+    pub bytes: u64,
+    cost: u32,
 }
 
 fn ok(req: &Request) -> Response {
     Response::to(req, status::OK)
 }
 
+type ReqResult = Result<(), (i32, String)>;
+
 impl Display {
-    pub fn new(domid: u32, be_alloc: bool, resolutions: &[(u32, u32)]) -> Display {
+    pub fn new(domid: u32, devid: u32, be_alloc: bool, resolutions: &[(u32, u32)]) -> Display {
         Display {
             domid,
+            devid,
             be_alloc,
             dbufs: HashMap::new(),
             fbs: HashMap::new(),
+            sfbs: HashMap::new(),
             connectors: resolutions.iter().enumerate().map(|(i, &(w, h))| Connector::new(i, w, h)).collect(),
+            bytes: 0,
+            cost: 0,
         }
+    }
+
+    /// Show connector `conn` on screen output `out`.
+    pub fn set_output(&mut self, conn: usize, out: OutputId) {
+        if let Some(c) = self.connectors.get_mut(conn) {
+            c.out = Some(out);
+        }
+    }
+
+    /// Whether any connector is on a screen (buffers then go there too).
+    pub fn uses_screen(&self) -> bool {
+        self.connectors.iter().any(|c| c.out.is_some())
+    }
+
+    /// Cost of the requests handled since the last call.
+    pub fn take_cost(&mut self) -> u32 {
+        std::mem::take(&mut self.cost)
     }
 
     /// Answer one request that arrived on connector `conn`'s ring.
     pub fn handle(&mut self, conn: usize, req: &Request, now: Instant, ctx: &mut Ctx<'_>) -> Response {
+        self.cost += COST_REQUEST;
         if conn >= self.connectors.len() {
             return Response::to(req, status::EINVAL);
         }
@@ -220,8 +185,8 @@ impl Display {
             }
             Op::DbufDestroy { dbuf_cookie } => self.dbuf_destroy(dbuf_cookie, ctx),
             Op::FbAttach { dbuf_cookie, fb_cookie, width, height, pixel_format } => self.fb_attach(dbuf_cookie, fb_cookie, width, height, pixel_format, ctx),
-            Op::FbDetach { fb_cookie } => self.fb_detach(fb_cookie),
-            Op::SetConfig { fb_cookie, x, y, width, height, bpp } => self.set_config(conn, fb_cookie, x, y, width, height, bpp, now, ctx),
+            Op::FbDetach { fb_cookie } => self.fb_detach(fb_cookie, ctx),
+            Op::SetConfig { fb_cookie, x, y, width, height, bpp } => self.set_config(conn, fb_cookie, (x, y, width, height), bpp, now, ctx),
             Op::PgFlip { fb_cookie } => self.pg_flip(conn, fb_cookie, now, ctx),
             // Optional in version 2: the frontend then uses the resolution
             // from xenstore.
@@ -237,7 +202,7 @@ impl Display {
         }
     }
 
-    fn dbuf_create(&mut self, p: DbufParams, flags: u32, ctx: &mut Ctx<'_>) -> Result<(), (i32, String)> {
+    fn dbuf_create(&mut self, p: DbufParams, flags: u32, ctx: &mut Ctx<'_>) -> ReqResult {
         let e = |b: BufError| (b.status(), format!("DBUF_CREATE: {b}"));
         if flags & !DBUF_FLG_REQ_ALLOC != 0 {
             return Err(e(BufError::Invalid("unknown flags")));
@@ -248,26 +213,60 @@ impl Display {
         if self.dbufs.contains_key(&p.cookie) {
             return Err(e(BufError::Exists("dbuf cookie")));
         }
-        if self.dbufs.len() >= ctx.cfg.limits.max_dbufs {
+        let lim = &ctx.cfg.limits;
+        if self.dbufs.len() >= lim.max_dbufs {
             return Err(e(BufError::Limit("display buffers")));
         }
-        let try_export = ctx.shared.export_refused.is_none() && !p.backend_alloc;
+        let sz = p.buffer_sz as u64;
+        if self.bytes + sz > lim.max_device_bytes {
+            return Err(e(BufError::Limit("bytes of display buffers of this device")));
+        }
+        let dom = ctx.shared.domain_bytes.get(&self.domid).copied().unwrap_or(0);
+        if dom + sz > lim.max_domain_bytes {
+            return Err(e(BufError::Limit("bytes of display buffers of this domain")));
+        }
+        let screen = if self.uses_screen() { ctx.screen.as_deref_mut() } else { None };
+        let on_screen = screen.is_some();
+        // (an export the screen cannot use is not made again)
+        let try_export = ctx.shared.export_refused.is_none() && !p.backend_alloc && !(on_screen && ctx.shared.screen_import_refused);
         let t0 = Instant::now();
-        let (db, outcome) = DisplayBuffer::create(ctx.grants, self.domid, p, &ctx.cfg.limits, try_export).map_err(e)?;
+        let screen_alloc = ctx.cfg.zero_copy == ZeroCopy::Auto;
+        let (db, outcome) = DisplayBuffer::create(ctx.grants, self.domid, p, lim, Placement { try_export, screen_alloc, screen }).map_err(e)?;
+        self.cost += (db.refs.len() / COST_PAGES_UNIT) as u32;
         let mode = match outcome {
             ExportOutcome::Exported => {
                 ctx.shared.exports += 1;
-                "mapped + dma-buf exported"
+                "mapped + dma-buf exported".to_string()
             }
             ExportOutcome::Refused(err) => {
                 ctx.log.log(&format!(
                     "zero-copy: dma-buf export refused ({err}); this kernel cannot export grants here (a PV domain answers EINVAL), falling back to mapping for every buffer"
                 ));
                 ctx.shared.export_refused = Some(err.to_string());
-                "mapped"
+                if on_screen { "mapped; map-and-copy (the kernel refused the dma-buf export)".to_string() } else { "mapped".to_string() }
             }
-            ExportOutcome::NotTried if p.backend_alloc => "backend-allocated, shared",
-            ExportOutcome::NotTried => "mapped",
+            ExportOutcome::OnScreen => "zero-copy: the card's dumb buffer, granted to the guest".to_string(),
+            ExportOutcome::ExportedToScreen => {
+                ctx.shared.exports += 1;
+                "zero-copy: mapped + dma-buf exported, imported by the card".to_string()
+            }
+            ExportOutcome::ScreenRefused(why) if p.backend_alloc => format!("backend-allocated, shared; map-and-copy ({why})"),
+            ExportOutcome::ScreenRefused(why) => {
+                ctx.shared.screen_import_refused = true;
+                format!("mapped; map-and-copy ({why})")
+            }
+            ExportOutcome::NotTried if p.backend_alloc => "backend-allocated, shared".to_string(),
+            ExportOutcome::NotTried if on_screen => {
+                let why = if ctx.cfg.zero_copy == ZeroCopy::Off {
+                    "zero-copy off"
+                } else if ctx.shared.screen_import_refused {
+                    "the card refused an exported dma-buf before"
+                } else {
+                    "the kernel refused the dma-buf export before"
+                };
+                format!("mapped; map-and-copy ({why})")
+            }
+            ExportOutcome::NotTried => "mapped".to_string(),
         };
         ctx.log.log(&format!(
             "dbuf {:#x}: {}x{} {} bpp, {} bytes, {} pages, {mode} in {:.1} ms",
@@ -279,28 +278,44 @@ impl Display {
             db.refs.len(),
             t0.elapsed().as_secs_f64() * 1000.0
         ));
+        self.bytes += sz;
+        *ctx.shared.domain_bytes.entry(self.domid).or_insert(0) += sz;
         self.dbufs.insert(p.cookie, db);
         Ok(())
     }
 
-    fn dbuf_destroy(&mut self, cookie: u64, ctx: &mut Ctx<'_>) -> Result<(), (i32, String)> {
-        let db = self.dbufs.remove(&cookie).ok_or((status::ENOENT, format!("DBUF_DESTROY: no dbuf {cookie:#x}")))?;
-        // framebuffers on it go with it
+    fn dbuf_destroy(&mut self, cookie: u64, ctx: &mut Ctx<'_>) -> ReqResult {
+        if !self.dbufs.contains_key(&cookie) {
+            return Err((status::ENOENT, format!("DBUF_DESTROY: no dbuf {cookie:#x}")));
+        }
+        // framebuffers on it go with it, before the buffer
         let gone: Vec<u64> = self.fbs.values().filter(|f| f.dbuf_cookie == cookie).map(|f| f.cookie).collect();
         for fb in gone {
-            self.fb_detach(fb).ok();
+            self.fb_detach(fb, ctx).ok();
         }
+        let Some(db) = self.dbufs.remove(&cookie) else { return Ok(()) };
+        Self::release_bytes(&mut self.bytes, self.domid, db.params.buffer_sz as u64, ctx.shared);
         let exported = db.exported.is_some();
         let t0 = Instant::now();
-        if let Err(err) = db.destroy(ctx.cfg.release_timeout_ms) {
-            ctx.log.log(&format!("dbuf {cookie:#x}: dma-buf release: {err}"));
+        if let Err(err) = db.destroy(ctx.cfg.release_timeout_ms, ctx.screen.as_deref_mut()) {
+            ctx.log.log(&format!("dbuf {cookie:#x}: release: {err}"));
         } else if exported {
             ctx.log.log(&format!("dbuf {cookie:#x}: dma-buf released in {:.1} ms", t0.elapsed().as_secs_f64() * 1000.0));
         }
         Ok(())
     }
 
-    fn fb_attach(&mut self, dbuf_cookie: u64, fb_cookie: u64, width: u32, height: u32, pixel_format: u32, ctx: &mut Ctx<'_>) -> Result<(), (i32, String)> {
+    fn release_bytes(bytes: &mut u64, domid: u32, sz: u64, shared: &mut Shared) {
+        *bytes = bytes.saturating_sub(sz);
+        if let Some(d) = shared.domain_bytes.get_mut(&domid) {
+            *d = d.saturating_sub(sz);
+            if *d == 0 {
+                shared.domain_bytes.remove(&domid);
+            }
+        }
+    }
+
+    fn fb_attach(&mut self, dbuf_cookie: u64, fb_cookie: u64, width: u32, height: u32, pixel_format: u32, ctx: &mut Ctx<'_>) -> ReqResult {
         let e = |b: BufError| (b.status(), format!("FB_ATTACH: {b}"));
         if self.fbs.contains_key(&fb_cookie) {
             return Err(e(BufError::Exists("fb cookie")));
@@ -309,15 +324,27 @@ impl Display {
             return Err(e(BufError::Limit("framebuffers")));
         }
         let format = PixelFormat::from_fourcc(pixel_format).ok_or((status::EINVAL, format!("FB_ATTACH: unsupported pixel format {pixel_format:#010x}")))?;
+        let uses_screen = self.uses_screen();
         let db = self.dbufs.get(&dbuf_cookie).ok_or(e(BufError::NotFound("dbuf")))?;
         let fb = Framebuffer { cookie: fb_cookie, dbuf_cookie, width, height, format };
-        fb.validate(&db.params).map_err(e)?;
+        fb.validate(&db.params, &ctx.cfg.limits).map_err(e)?;
+        if uses_screen {
+            if let Some(s) = ctx.screen.as_deref_mut() {
+                let sfb = scanout::attach(s, db, &fb).map_err(|err| (status::EINVAL, format!("FB_ATTACH: the screen cannot show {width}x{height} {format:?}: {err}")))?;
+                self.sfbs.insert(fb_cookie, sfb);
+            }
+        }
         self.fbs.insert(fb_cookie, fb);
         Ok(())
     }
 
-    fn fb_detach(&mut self, fb_cookie: u64) -> Result<(), (i32, String)> {
+    fn fb_detach(&mut self, fb_cookie: u64, ctx: &mut Ctx<'_>) -> ReqResult {
         self.fbs.remove(&fb_cookie).ok_or((status::ENOENT, format!("FB_DETACH: no fb {fb_cookie:#x}")))?;
+        if let Some(sfb) = self.sfbs.remove(&fb_cookie) {
+            if let Some(s) = ctx.screen.as_deref_mut() {
+                scanout::detach(s, sfb);
+            }
+        }
         for c in &mut self.connectors {
             if c.current.is_some_and(|(f, _, _)| f == fb_cookie) {
                 c.current = None;
@@ -326,31 +353,54 @@ impl Display {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn set_config(&mut self, conn: usize, fb_cookie: u64, x: u32, y: u32, width: u32, height: u32, bpp: u32, now: Instant, ctx: &mut Ctx<'_>) -> Result<(), (i32, String)> {
+    fn set_config(&mut self, conn: usize, fb_cookie: u64, (x, y, width, height): (u32, u32, u32, u32), bpp: u32, now: Instant, ctx: &mut Ctx<'_>) -> ReqResult {
+        let out = self.connectors[conn].out;
         if fb_cookie == 0 && x == 0 && y == 0 && width == 0 && height == 0 && bpp == 0 {
             self.connectors[conn].current = None;
+            if let (Some(out), Some(s)) = (out, ctx.screen.as_deref_mut()) {
+                if let Err(err) = s.set_mode(out, None, 0, 0) {
+                    ctx.log.log(&format!("connector {conn}: turning the screen off: {err}"));
+                }
+            }
             ctx.log.log(&format!("connector {conn}: display off"));
             return Ok(());
         }
         let fb = *self.fbs.get(&fb_cookie).ok_or((status::EINVAL, format!("SET_CONFIG: no fb {fb_cookie:#x}")))?;
-        if width == 0 || height == 0 || x.checked_add(width).is_none() || y.checked_add(height).is_none() {
+        let lim = ctx.cfg.limits.max_dimension;
+        if width == 0 || height == 0 || width > lim || height > lim || x.checked_add(width).is_none() || y.checked_add(height).is_none() {
             return Err((status::EINVAL, "SET_CONFIG: bad geometry".into()));
         }
         if bpp != fb.format.bpp() {
             return Err((status::EINVAL, format!("SET_CONFIG: bpp {bpp} does not match the fb's format")));
         }
+        // a mode set shows a frame: it counts against the flips waiting
+        if self.connectors[conn].pending.len() >= MAX_PENDING_FLIPS {
+            return Err((status::EBUSY, "SET_CONFIG: too many flips waiting".into()));
+        }
+        if let (Some(out), Some(s)) = (out, ctx.screen.as_deref_mut()) {
+            self.cost += COST_MODESET;
+            let sfb = self.sfbs.get(&fb_cookie).ok_or((status::EINVAL, "SET_CONFIG: fb not on the screen".to_string()))?;
+            if let (Some(cb), Some(db)) = (&sfb.copy, self.dbufs.get(&fb.dbuf_cookie)) {
+                let n = scanout::copy_frame(db, &fb, cb).map_err(|err| (status::EINVAL, format!("SET_CONFIG: {err}")))?;
+                self.cost += (n / COST_COPY_UNIT) as u32;
+            }
+            s.set_mode(out, Some(sfb.fb), width, height).map_err(|err| (status::EINVAL, format!("SET_CONFIG: the screen refused {width}x{height}: {err}")))?;
+        }
         let c = &mut self.connectors[conn];
         c.current = Some((fb_cookie, width, height));
         ctx.log.log(&format!(
-            "connector {conn}: mode {width}x{height}+{x}+{y} {bpp} bpp, fb {fb_cookie:#x} ({:?}), connector {}x{}",
-            fb.format, c.width, c.height
+            "connector {conn}: mode {width}x{height}+{x}+{y} {bpp} bpp, fb {fb_cookie:#x} ({:?}), connector {}x{}{}",
+            fb.format,
+            c.width,
+            c.height,
+            if out.is_some() { ", on the screen" } else { "" }
         ));
-        self.show_frame(conn, now, ctx);
+        c.count_frame(now);
+        self.capture(conn, now, ctx);
         Ok(())
     }
 
-    fn pg_flip(&mut self, conn: usize, fb_cookie: u64, now: Instant, ctx: &mut Ctx<'_>) -> Result<(), (i32, String)> {
+    fn pg_flip(&mut self, conn: usize, fb_cookie: u64, now: Instant, ctx: &mut Ctx<'_>) -> ReqResult {
         if !self.fbs.contains_key(&fb_cookie) {
             return Err((status::EINVAL, format!("PG_FLIP: no fb {fb_cookie:#x}")));
         }
@@ -360,40 +410,80 @@ impl Display {
         }
         let (w, h) = c.current.map_or((c.width, c.height), |(_, w, h)| (w, h));
         c.current = Some((fb_cookie, w, h));
-        let period = if ctx.cfg.refresh_hz == 0 { Duration::ZERO } else { Duration::from_secs(1) / ctx.cfg.refresh_hz };
-        let due = match c.last_due {
-            Some(last) if last + period > now => last + period,
-            _ => now,
-        };
-        c.last_due = Some(due);
-        c.pending.push_back(PendingFlip { fb_cookie, requested: now, due });
-        self.show_frame(conn, now, ctx);
+        if c.out.is_some() && ctx.screen.is_some() {
+            c.push_screen(fb_cookie, now);
+        } else {
+            c.push_paced(fb_cookie, now, ctx.cfg.refresh_hz);
+        }
+        c.count_frame(now);
+        self.start_flips(conn, now, ctx);
+        self.capture(conn, now, ctx);
         Ok(())
     }
 
-    /// A new frame is on screen: count it and capture it if the rate allows.
-    fn show_frame(&mut self, conn: usize, now: Instant, ctx: &mut Ctx<'_>) {
-        let c = &mut self.connectors[conn];
-        c.stats.frames += 1;
-        c.stats.window_frames += 1;
-        c.stats.window_start.get_or_insert(now);
-        let Some((fb_cookie, w, h)) = c.current else { return };
-        if !ctx.sink.wants_frames() {
-            return;
-        }
-        if ctx.cfg.max_png_per_sec > 0 {
-            let gap = Duration::from_secs(1) / ctx.cfg.max_png_per_sec;
-            if c.last_png.is_some_and(|t| now.saturating_duration_since(t) < gap) {
-                return;
+    /// Hand the next waiting flip of `conn` to the screen if none is in
+    /// flight (copying it first in map-and-copy mode). A flip the screen
+    /// refuses completes at once, unshown (said once per connector).
+    pub fn start_flips(&mut self, conn: usize, now: Instant, ctx: &mut Ctx<'_>) {
+        let Some(s) = ctx.screen.as_deref_mut() else { return };
+        loop {
+            let Some(c) = self.connectors.get(conn) else { return };
+            let (Some(out), Some(i)) = (c.out, c.next_to_submit()) else { return };
+            let fbc = c.pending[i].fb_cookie;
+            let r = match (self.fbs.get(&fbc), self.sfbs.get(&fbc)) {
+                (Some(fb), Some(sfb)) => {
+                    let copied = match (&sfb.copy, self.dbufs.get(&fb.dbuf_cookie)) {
+                        (Some(cb), Some(db)) => scanout::copy_frame(db, fb, cb).map_err(|e| e.to_string()),
+                        _ => Ok(0),
+                    };
+                    self.cost += (*copied.as_ref().unwrap_or(&0) / COST_COPY_UNIT) as u32;
+                    copied.and_then(|_| s.flip(out, sfb.fb).map_err(|e| e.to_string()))
+                }
+                _ => Err("its framebuffer is gone".to_string()),
+            };
+            let c = &mut self.connectors[conn];
+            c.pending[i].submitted = true;
+            match r {
+                Ok(()) => return,
+                Err(why) => {
+                    if !c.flip_error_logged {
+                        ctx.log.log(&format!("connector {conn}: a flip was not shown ({why}); its event is sent anyway"));
+                        c.flip_error_logged = true;
+                    }
+                    c.pending[i].due = Some(now);
+                }
             }
         }
+    }
+
+    /// The screen completed `conn`'s flip in flight: its event is due now,
+    /// and the next waiting flip goes to the screen.
+    pub fn screen_flip_done(&mut self, conn: usize, now: Instant, ctx: &mut Ctx<'_>) {
+        if let Some(c) = self.connectors.get_mut(conn) {
+            c.screen_done(now);
+            self.start_flips(conn, now, ctx);
+        }
+    }
+
+    /// Copy the frame now shown on `conn` (clipped to the connector's
+    /// resolution, which the toolstack set) for the PNG encoder, if capture
+    /// is on and its rate allows.
+    fn capture(&mut self, conn: usize, now: Instant, ctx: &mut Ctx<'_>) {
+        let Some(cap) = ctx.shared.capture.as_mut() else { return };
+        let c = &self.connectors[conn];
+        let Some((fb_cookie, w, h)) = c.current else { return };
         let Some(fb) = self.fbs.get(&fb_cookie) else { return };
         let Some(db) = self.dbufs.get(&fb.dbuf_cookie) else { return };
-        match capture(db, fb, w, h) {
-            Ok(img) => {
-                c.last_png = Some(now);
-                c.stats.pngs += 1;
-                ctx.sink.frame(conn, c.stats.frames, &img);
+        if !cap.admit(now) {
+            return;
+        }
+        match read_pixels(db, fb, w.min(c.width), h.min(c.height)) {
+            Ok((width, height, pixels)) => {
+                self.cost += (pixels.len() / COST_COPY_UNIT) as u32;
+                let name = format!("d{}-v{}-c{conn}-{:06}", self.domid, self.devid, c.stats.frames);
+                if cap.submit(RawFrame { name, width, height, format: fb.format, pixels }) {
+                    self.connectors[conn].stats.pngs += 1;
+                }
             }
             Err(err) => ctx.log.log(&format!("connector {conn}: capture failed: {err}")),
         }
@@ -404,280 +494,40 @@ impl Display {
         self.connectors.iter().filter_map(|c| c.next_due()).min()
     }
 
-    /// Tear down: release exports and unmap every buffer.
-    pub fn teardown(&mut self, cfg: &Config, log: &mut dyn Log) {
-        self.fbs.clear();
-        for (cookie, db) in self.dbufs.drain() {
-            if let Err(e) = db.destroy(cfg.release_timeout_ms) {
-                log.log(&format!("dbuf {cookie:#x}: release at teardown: {e}"));
-            }
-        }
+    /// Tear down: turn our screen outputs off, remove the screen's
+    /// framebuffers, release exports and imports, unmap every buffer.
+    /// Returns what was released: (buffers, screen framebuffers, outputs).
+    pub fn teardown(&mut self, ctx: &mut Ctx<'_>) -> (usize, usize, usize) {
+        let mut outs = 0;
         for c in &mut self.connectors {
+            if let Some(out) = c.out.take() {
+                if let Some(s) = ctx.screen.as_deref_mut() {
+                    s.release_output(out);
+                }
+                outs += 1;
+            }
             c.current = None;
             c.pending.clear();
         }
+        let nsfb = self.sfbs.len();
+        for (_, sfb) in self.sfbs.drain() {
+            if let Some(s) = ctx.screen.as_deref_mut() {
+                scanout::detach(s, sfb);
+            }
+        }
+        self.fbs.clear();
+        let nbuf = self.dbufs.len();
+        let dbufs: Vec<_> = self.dbufs.drain().collect();
+        for (cookie, db) in dbufs {
+            Self::release_bytes(&mut self.bytes, self.domid, db.params.buffer_sz as u64, ctx.shared);
+            if let Err(e) = db.destroy(ctx.cfg.release_timeout_ms, ctx.screen.as_deref_mut()) {
+                ctx.log.log(&format!("dbuf {cookie:#x}: release at teardown: {e}"));
+            }
+        }
+        (nbuf, nsfb, outs)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::buffer::fake::FakeGrants;
-    use crate::protocol::*;
-
-    const D: u32 = 3;
-
-    #[derive(Default)]
-    /// Captured frames; `.1` = true: a sink that wants none (no `--out`).
-    struct Sink(Vec<(usize, u64, Image)>, bool);
-    impl FrameSink for Sink {
-        fn frame(&mut self, c: usize, n: u64, img: &Image) {
-            self.0.push((c, n, img.clone()));
-        }
-        fn wants_frames(&self) -> bool {
-            !self.1
-        }
-    }
-
-    struct T {
-        g: FakeGrants,
-        cfg: Config,
-        shared: Shared,
-        sink: Sink,
-        logs: Vec<String>,
-        d: Display,
-        id: u16,
-    }
-
-    impl T {
-        fn new(be_alloc: bool) -> T {
-            let cfg = Config { refresh_hz: 50, ..Config::default() };
-            let shared = Shared::new(&cfg);
-            T { g: FakeGrants::new(), cfg, shared, sink: Sink::default(), logs: vec![], d: Display::new(D, be_alloc, &[(64, 48), (32, 32)]), id: 0 }
-        }
-        fn req_at(&mut self, conn: usize, op: Op, now: Instant) -> Response {
-            self.id = self.id.wrapping_add(1);
-            let req = Request::new(self.id, op);
-            let logs = &mut self.logs;
-            let mut log = |s: &str| logs.push(s.to_string());
-            let mut ctx = Ctx { grants: &self.g, sink: &mut self.sink, log: &mut log, cfg: &self.cfg, shared: &mut self.shared };
-            let r = self.d.handle(conn, &req, now, &mut ctx);
-            assert_eq!((r.id, r.operation), (req.id, req.operation), "response echoes id and operation");
-            r
-        }
-        fn req(&mut self, conn: usize, op: Op) -> i32 {
-            self.req_at(conn, op, Instant::now()).status
-        }
-        /// A guest buffer of w x h at 32 bpp filled with XRGB(x, y, 9).
-        fn dbuf(&mut self, cookie: u64, w: u32, h: u32) -> i32 {
-            let (dir, data) = self.g.guest_buffer(D, (w * h * 4) as usize);
-            for y in 0..h {
-                for x in 0..w {
-                    let off = ((y * w + x) * 4) as usize;
-                    data[off / 4096].write_at(off % 4096, &[9, y as u8, x as u8, 0]).unwrap();
-                }
-            }
-            self.req(0, Op::DbufCreate { dbuf_cookie: cookie, width: w, height: h, bpp: 32, buffer_sz: w * h * 4, flags: 0, gref_directory: dir, data_ofs: 0 })
-        }
-    }
-
-    use crate::mem::SharedMem;
-
-    fn xrgb() -> u32 {
-        PixelFormat::Xrgb8888.fourcc()
-    }
-
-    #[test]
-    fn normal_session() {
-        let mut t = T::new(false);
-        assert_eq!(t.dbuf(0xa000, 64, 48), 0);
-        assert_eq!(t.req(0, Op::FbAttach { dbuf_cookie: 0xa000, fb_cookie: 0xf000, width: 64, height: 48, pixel_format: xrgb() }), 0);
-        assert_eq!(t.req(0, Op::SetConfig { fb_cookie: 0xf000, x: 0, y: 0, width: 64, height: 48, bpp: 32 }), 0);
-        assert_eq!(t.sink.0.len(), 1, "first frame comes with SET_CONFIG");
-        let img = &t.sink.0[0].2;
-        assert_eq!(&img.rgba[(5 * 64 + 7) * 4..(5 * 64 + 7) * 4 + 4], &[7, 5, 9, 255]);
-        let t0 = Instant::now();
-        assert_eq!(t.req_at(0, Op::PgFlip { fb_cookie: 0xf000 }, t0).status, 0);
-        assert_eq!(t.req_at(0, Op::PgFlip { fb_cookie: 0xf000 }, t0).status, 0);
-        let c = &t.d.connectors[0];
-        assert_eq!(c.pending.len(), 2);
-        // paced: the second flip's event is one period (20 ms at 50 Hz) later
-        assert_eq!(c.pending[1].due - c.pending[0].due, Duration::from_millis(20));
-        assert_eq!(t.sink.0.len(), 3);
-        assert_eq!(t.req(0, Op::FbDetach { fb_cookie: 0xf000 }), 0);
-        assert_eq!(t.req(0, Op::DbufDestroy { dbuf_cookie: 0xa000 }), 0);
-        assert!(t.d.dbufs.is_empty());
-        // cookie reusable after destroy
-        assert_eq!(t.dbuf(0xa000, 64, 48), 0);
-    }
-
-    #[test]
-    fn pacing_and_events_in_order() {
-        let mut t = T::new(false);
-        t.dbuf(1, 8, 8);
-        t.req(0, Op::FbAttach { dbuf_cookie: 1, fb_cookie: 2, width: 8, height: 8, pixel_format: xrgb() });
-        let t0 = Instant::now();
-        t.req_at(0, Op::PgFlip { fb_cookie: 2 }, t0);
-        let c = &mut t.d.connectors[0];
-        assert_eq!(c.due(t0).map(|p| p.fb_cookie), Some(2));
-        c.flip_done(t0 + Duration::from_millis(3));
-        assert!(c.due(t0 + Duration::from_secs(9)).is_none());
-        // a flip right after: due one period after the previous one
-        t.req_at(0, Op::PgFlip { fb_cookie: 2 }, t0 + Duration::from_millis(5));
-        let c = &mut t.d.connectors[0];
-        assert!(c.due(t0 + Duration::from_millis(19)).is_none());
-        assert!(c.due(t0 + Duration::from_millis(20)).is_some());
-        // much later: due at once
-        c.flip_done(t0 + Duration::from_millis(20));
-        t.req_at(0, Op::PgFlip { fb_cookie: 2 }, t0 + Duration::from_secs(5));
-        assert!(t.d.connectors[0].due(t0 + Duration::from_secs(5)).is_some());
-    }
-
-    #[test]
-    fn hostile_requests_get_errors() {
-        let mut t = T::new(false);
-        assert_eq!(t.dbuf(1, 16, 16), 0);
-        // duplicate cookie
-        assert_eq!(t.dbuf(1, 16, 16), status::EEXIST);
-        // buffer ops on connector 1's ring
-        assert_eq!(t.req(1, Op::DbufDestroy { dbuf_cookie: 1 }), status::EINVAL);
-        // unknown and reserved operations
-        assert_eq!(t.req(0, Op::Unknown(0)), status::EINVAL);
-        assert_eq!(t.req(0, Op::Unknown(0xff)), status::EINVAL);
-        assert_eq!(t.req(0, Op::GetEdid { buffer_sz: 1, gref_directory: 1 }), status::EOPNOTSUPP);
-        // connector index out of range
-        assert_eq!(t.req(7, Op::PgFlip { fb_cookie: 1 }), status::EINVAL);
-        // unknown flags; be-alloc not offered
-        assert_eq!(t.req(0, Op::DbufCreate { dbuf_cookie: 5, width: 1, height: 1, bpp: 32, buffer_sz: 4, flags: 2, gref_directory: 1, data_ofs: 0 }), status::EINVAL);
-        assert_eq!(t.req(0, Op::DbufCreate { dbuf_cookie: 5, width: 1, height: 1, bpp: 32, buffer_sz: 4, flags: 1, gref_directory: 1, data_ofs: 0 }), status::EINVAL);
-        // huge buffer
-        assert_eq!(t.req(0, Op::DbufCreate { dbuf_cookie: 5, width: 8192, height: 8192, bpp: 32, buffer_sz: u32::MAX, flags: 0, gref_directory: 1, data_ofs: 0 }), status::ENOMEM);
-        // directory ref not granted
-        assert_eq!(t.req(0, Op::DbufCreate { dbuf_cookie: 5, width: 1, height: 1, bpp: 32, buffer_sz: 4, flags: 0, gref_directory: 424242, data_ofs: 0 }), status::EINVAL);
-        // pixel formats
-        for fmt in [0, 0x3231_5659 /* YV12 */, u32::MAX] {
-            assert_eq!(t.req(0, Op::FbAttach { dbuf_cookie: 1, fb_cookie: 2, width: 16, height: 16, pixel_format: fmt }), status::EINVAL);
-        }
-        // fb bigger than its buffer; missing dbuf; cookie 0
-        assert_eq!(t.req(0, Op::FbAttach { dbuf_cookie: 1, fb_cookie: 2, width: 17, height: 16, pixel_format: xrgb() }), status::EINVAL);
-        assert_eq!(t.req(0, Op::FbAttach { dbuf_cookie: 99, fb_cookie: 2, width: 16, height: 16, pixel_format: xrgb() }), status::ENOENT);
-        assert_eq!(t.req(0, Op::FbAttach { dbuf_cookie: 1, fb_cookie: 0, width: 16, height: 16, pixel_format: xrgb() }), status::EINVAL);
-        assert_eq!(t.req(0, Op::FbAttach { dbuf_cookie: 1, fb_cookie: 2, width: 16, height: 16, pixel_format: xrgb() }), 0);
-        assert_eq!(t.req(0, Op::FbAttach { dbuf_cookie: 1, fb_cookie: 2, width: 16, height: 16, pixel_format: xrgb() }), status::EEXIST);
-        // SET_CONFIG / PG_FLIP with unknown fb or bad geometry
-        assert_eq!(t.req(0, Op::SetConfig { fb_cookie: 3, x: 0, y: 0, width: 16, height: 16, bpp: 32 }), status::EINVAL);
-        assert_eq!(t.req(0, Op::SetConfig { fb_cookie: 2, x: u32::MAX, y: 0, width: 16, height: 16, bpp: 32 }), status::EINVAL);
-        assert_eq!(t.req(0, Op::SetConfig { fb_cookie: 2, x: 0, y: 0, width: 16, height: 16, bpp: 16 }), status::EINVAL);
-        assert_eq!(t.req(0, Op::PgFlip { fb_cookie: 3 }), status::EINVAL);
-        // a SET_CONFIG larger than the fb is clipped when captured, not read past
-        assert_eq!(t.req(1, Op::SetConfig { fb_cookie: 2, x: 0, y: 0, width: 4000, height: 4000, bpp: 32 }), 0);
-        assert_eq!((t.sink.0.last().unwrap().2.width, t.sink.0.last().unwrap().2.height), (16, 16));
-        // too many flips waiting
-        let now = Instant::now();
-        for _ in 0..MAX_PENDING_FLIPS {
-            assert_eq!(t.req_at(0, Op::PgFlip { fb_cookie: 2 }, now).status, 0);
-        }
-        assert_eq!(t.req_at(0, Op::PgFlip { fb_cookie: 2 }, now).status, status::EBUSY);
-        // unknown destroy / detach
-        assert_eq!(t.req(0, Op::DbufDestroy { dbuf_cookie: 77 }), status::ENOENT);
-        assert_eq!(t.req(0, Op::FbDetach { fb_cookie: 77 }), status::ENOENT);
-        // destroying the dbuf takes its fb with it and blanks the connectors
-        assert_eq!(t.req(0, Op::DbufDestroy { dbuf_cookie: 1 }), 0);
-        assert!(t.d.fbs.is_empty());
-        assert!(t.d.connectors.iter().all(|c| c.current.is_none()));
-    }
-
-    #[test]
-    fn limits_on_buffer_count() {
-        let mut t = T::new(false);
-        t.cfg.limits.max_dbufs = 3;
-        for i in 1..=3 {
-            assert_eq!(t.dbuf(i, 4, 4), 0);
-        }
-        assert_eq!(t.dbuf(4, 4, 4), status::ENOMEM);
-    }
-
-    #[test]
-    fn png_rate_limit() {
-        let mut t = T::new(false);
-        t.cfg.max_png_per_sec = 2;
-        t.dbuf(1, 4, 4);
-        t.req(0, Op::FbAttach { dbuf_cookie: 1, fb_cookie: 2, width: 4, height: 4, pixel_format: xrgb() });
-        let t0 = Instant::now();
-        for i in 0..10 {
-            t.req_at(0, Op::PgFlip { fb_cookie: 2 }, t0 + Duration::from_millis(100 * i));
-        }
-        // 0, 500 ms: two PNGs in one second of flips
-        assert_eq!(t.sink.0.len(), 2);
-        assert_eq!(t.d.connectors[0].stats.frames, 10);
-    }
-
-    #[test]
-    fn no_capture_without_output() {
-        let mut t = T::new(false);
-        t.sink.1 = true;
-        t.dbuf(1, 4, 4);
-        t.req(0, Op::FbAttach { dbuf_cookie: 1, fb_cookie: 2, width: 4, height: 4, pixel_format: xrgb() });
-        for _ in 0..3 {
-            t.req(0, Op::PgFlip { fb_cookie: 2 });
-        }
-        assert_eq!(t.sink.0.len(), 0);
-        assert_eq!(t.d.connectors[0].stats.frames, 3);
-        assert_eq!(t.d.connectors[0].stats.pngs, 0);
-    }
-
-    #[test]
-    fn zero_copy_refused_once_then_mapping() {
-        let mut t = T::new(false);
-        t.g.export_errno = Some(libc::EINVAL);
-        assert_eq!(t.dbuf(1, 4, 4), 0);
-        assert_eq!(t.dbuf(2, 4, 4), 0);
-        assert_eq!(t.logs.iter().filter(|l| l.contains("export refused")).count(), 1, "{:?}", t.logs);
-        assert!(t.shared.export_refused.is_some());
-    }
-
-    #[test]
-    fn zero_copy_released_before_destroy_answer() {
-        let mut t = T::new(false);
-        assert_eq!(t.dbuf(1, 4, 4), 0);
-        assert_eq!(t.g.exports.get(), 1);
-        assert_eq!(t.g.released.get(), 0);
-        assert_eq!(t.req(0, Op::DbufDestroy { dbuf_cookie: 1 }), 0);
-        assert_eq!(t.g.released.get(), 1);
-    }
-
-    #[test]
-    fn backend_allocated_buffer_and_rgb565() {
-        let mut t = T::new(true);
-        let (dir, dpage) = t.g.grant(D);
-        assert_eq!(t.req(0, Op::DbufCreate { dbuf_cookie: 1, width: 8, height: 8, bpp: 16, buffer_sz: 128, flags: DBUF_FLG_REQ_ALLOC, gref_directory: dir, data_ofs: 0 }), 0);
-        let r0 = dpage.load_u32(4).unwrap();
-        // the "guest" draws red through its mapping of our page
-        let shared = t.g.shared.borrow()[&r0].1.clone();
-        for i in 0..64 {
-            shared.write_at(i * 2, &0xf800u16.to_le_bytes()).unwrap();
-        }
-        assert_eq!(t.req(0, Op::FbAttach { dbuf_cookie: 1, fb_cookie: 2, width: 8, height: 8, pixel_format: PixelFormat::Rgb565.fourcc() }), 0);
-        assert_eq!(t.req(0, Op::SetConfig { fb_cookie: 2, x: 0, y: 0, width: 8, height: 8, bpp: 16 }), 0);
-        let img = &t.sink.0[0].2;
-        assert!(img.rgba.chunks(4).all(|p| p == [255, 0, 0, 255]));
-        assert!(t.d.dbufs[&1].exported.is_none());
-    }
-
-    #[test]
-    fn display_off_and_stats() {
-        let mut t = T::new(false);
-        assert_eq!(t.req(0, Op::SetConfig { fb_cookie: 0, x: 0, y: 0, width: 0, height: 0, bpp: 0 }), 0);
-        t.dbuf(1, 4, 4);
-        t.req(0, Op::FbAttach { dbuf_cookie: 1, fb_cookie: 2, width: 4, height: 4, pixel_format: xrgb() });
-        let t0 = Instant::now();
-        for i in 0..30 {
-            t.req_at(0, Op::PgFlip { fb_cookie: 2 }, t0 + Duration::from_millis(40 * i));
-            let now = t0 + Duration::from_millis(40 * i + 20);
-            t.d.connectors[0].flip_done(now);
-        }
-        let line = t.d.connectors[0].stats_line(t0 + Duration::from_millis(1200)).unwrap();
-        assert!(line.contains("25.0 fps"), "{line}");
-        assert!(line.contains("flip latency avg 20.0 ms"), "{line}");
-    }
-}
+#[path = "display_tests.rs"]
+mod tests;

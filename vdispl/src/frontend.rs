@@ -31,7 +31,14 @@ pub struct FrontConnector {
     pub evt_ref: u32,
 }
 
+impl std::fmt::Debug for FrontConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrontConnector").field("ring", &self.ring).field("req_port", &self.req_port).field("evt_port", &self.evt_port).finish()
+    }
+}
+
 /// A frontend device (`/local/domain/<domid>/device/vdispl/<devid>`).
+#[derive(Debug)]
 pub struct Frontend {
     pub path: String,
     pub conns: Vec<FrontConnector>,

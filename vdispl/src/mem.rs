@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use xengnttab::gnttab::{Mapping, ReadOnly, ReadWrite};
 use xengnttab::gntshr::SharedPages;
@@ -93,6 +94,120 @@ impl SharedMem for MemBuf {
     }
 }
 
+/// Run one atomic operation on the aligned 32-bit word at `off` of the live
+/// mapping starting at `base` (`size` bytes). Ring indexes go through here.
+fn with_atomic<R>(base: *mut u8, size: usize, off: usize, f: impl FnOnce(&AtomicU32) -> R) -> Result<R, OutOfBounds> {
+    check(size, off, 4)?;
+    if off % 4 != 0 {
+        return Err(OutOfBounds);
+    }
+    // SAFETY: `off..off+4` is inside the mapping (checked above), which the
+    // caller keeps alive for this call, and it is 4-byte aligned (mappings
+    // are page aligned, `off` is a multiple of 4). The reference does not
+    // outlive `f`. The other domain accesses the word concurrently, which is
+    // what atomics are for.
+    let word = unsafe { AtomicU32::from_ptr(base.add(off).cast::<u32>()) };
+    Ok(f(word))
+}
+
+/// Copy `buf.len()` bytes at `off` out of a live region another domain
+/// writes concurrently. Every byte is read exactly once, with relaxed atomic
+/// loads (8 bytes at a time where aligned), never with a plain copy: a plain
+/// read racing the guest's writes is undefined behaviour in Rust's memory
+/// model, and the compiler could read a byte twice.
+fn copy_out(base: *mut u8, size: usize, off: usize, buf: &mut [u8]) -> Result<(), OutOfBounds> {
+    check(size, off, buf.len())?;
+    let mut i = 0;
+    let n = buf.len();
+    while i < n {
+        let addr = off + i;
+        if addr % 8 == 0 && n - i >= 8 {
+            // SAFETY: `addr..addr+8` is inside the region (checked above)
+            // and 8-byte aligned (the region is page aligned).
+            let w = unsafe { AtomicU64::from_ptr(base.add(addr).cast::<u64>()) }.load(Ordering::Relaxed);
+            buf[i..i + 8].copy_from_slice(&w.to_ne_bytes());
+            i += 8;
+        } else {
+            // SAFETY: `addr` is inside the region (checked above).
+            buf[i] = unsafe { AtomicU8::from_ptr(base.add(addr)) }.load(Ordering::Relaxed);
+            i += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Copy `data` into a live shared region at `off`, with relaxed atomic
+/// stores (the guest may read or write the same bytes meanwhile).
+fn copy_in(base: *mut u8, size: usize, off: usize, data: &[u8]) -> Result<(), OutOfBounds> {
+    check(size, off, data.len())?;
+    let mut i = 0;
+    let n = data.len();
+    while i < n {
+        let addr = off + i;
+        if addr % 8 == 0 && n - i >= 8 {
+            let w = u64::from_ne_bytes(data[i..i + 8].try_into().expect("8 bytes"));
+            // SAFETY: in bounds (checked above) and 8-byte aligned.
+            unsafe { AtomicU64::from_ptr(base.add(addr).cast::<u64>()) }.store(w, Ordering::Relaxed);
+            i += 8;
+        } else {
+            // SAFETY: in bounds (checked above).
+            unsafe { AtomicU8::from_ptr(base.add(addr)) }.store(data[i], Ordering::Relaxed);
+            i += 1;
+        }
+    }
+    Ok(())
+}
+
+/// A page-aligned region of memory that another party (a guest, a device)
+/// may access concurrently, seen only through atomic accesses. Used for the
+/// KMS dumb buffers (`kms::DumbMap`), which the guest draws into directly
+/// in zero-copy mode.
+///
+/// # Safety
+/// `base()` must point to `bytes()` bytes, page aligned, mapped for as long as
+/// the value lives.
+pub unsafe trait RawShared {
+    fn base(&self) -> *mut u8;
+    fn bytes(&self) -> usize;
+}
+
+/// `SharedMem` on a [`RawShared`] type: every access atomic.
+#[macro_export]
+macro_rules! shared_mem_via_atomics {
+    ($($t:ty),+) => {$(
+        impl $crate::mem::SharedMem for $t {
+            fn size(&self) -> usize {
+                $crate::mem::RawShared::bytes(self)
+            }
+            fn read_at(&self, off: usize, buf: &mut [u8]) -> Result<(), $crate::mem::OutOfBounds> {
+                $crate::mem::raw_read(self, off, buf)
+            }
+            fn write_at(&self, off: usize, data: &[u8]) -> Result<(), $crate::mem::OutOfBounds> {
+                $crate::mem::raw_write(self, off, data)
+            }
+            fn load_u32(&self, off: usize) -> Result<u32, $crate::mem::OutOfBounds> {
+                $crate::mem::raw_load_u32(self, off)
+            }
+            fn store_u32(&self, off: usize, v: u32) -> Result<(), $crate::mem::OutOfBounds> {
+                $crate::mem::raw_store_u32(self, off, v)
+            }
+        }
+    )+};
+}
+
+pub fn raw_read<T: RawShared + ?Sized>(r: &T, off: usize, buf: &mut [u8]) -> Result<(), OutOfBounds> {
+    copy_out(r.base(), r.bytes(), off, buf)
+}
+pub fn raw_write<T: RawShared + ?Sized>(r: &T, off: usize, data: &[u8]) -> Result<(), OutOfBounds> {
+    copy_in(r.base(), r.bytes(), off, data)
+}
+pub fn raw_load_u32<T: RawShared + ?Sized>(r: &T, off: usize) -> Result<u32, OutOfBounds> {
+    with_atomic(r.base(), r.bytes(), off, |w| w.load(Ordering::Acquire))
+}
+pub fn raw_store_u32<T: RawShared + ?Sized>(r: &T, off: usize, v: u32) -> Result<(), OutOfBounds> {
+    with_atomic(r.base(), r.bytes(), off, |w| w.store(v, Ordering::Release))
+}
+
 /// Both kinds of grant memory of the safe API serve as `SharedMem` alike;
 /// the library does every access atomically, ring indexes with
 /// acquire/release ordering.
@@ -135,6 +250,7 @@ impl SharedMem for Mapping<'_, ReadOnly> {
         self.load_u32(off).map_err(|_| OutOfBounds)
     }
 }
+
 
 #[cfg(test)]
 mod tests {

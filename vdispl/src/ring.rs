@@ -37,6 +37,12 @@ pub struct BackRing<M: SharedMem> {
     rsp_prod: u32,
 }
 
+impl<M: SharedMem> std::fmt::Debug for BackRing<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackRing").field("req_cons", &self.req_cons).field("rsp_prod", &self.rsp_prod).finish()
+    }
+}
+
 impl<M: SharedMem> BackRing<M> {
     /// Attach to a ring the frontend initialised (`SHARED_RING_INIT`: all
     /// indexes 0). Like `BACK_RING_INIT`, our indexes start at 0.
@@ -110,6 +116,12 @@ pub struct EventRing<M: SharedMem> {
     next_id: u16,
 }
 
+impl<M: SharedMem> std::fmt::Debug for EventRing<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventRing").field("in_prod", &self.in_prod).field("next_id", &self.next_id).finish()
+    }
+}
+
 impl<M: SharedMem> EventRing<M> {
     pub fn new(mem: M) -> Result<Self, RingError> {
         if mem.size() < XEN_PAGE_SIZE {
@@ -156,6 +168,12 @@ pub mod front {
         pub mem: M,
         pub req_prod: u32,
         pub rsp_cons: u32,
+    }
+
+    impl<M: SharedMem> std::fmt::Debug for FrontRing<M> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("FrontRing").field("req_prod", &self.req_prod).field("rsp_cons", &self.rsp_cons).finish()
+        }
     }
 
     impl<M: SharedMem> FrontRing<M> {

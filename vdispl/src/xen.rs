@@ -1,12 +1,17 @@
 //! [`Grants`] on the real grant tables, through xengnttab's safe API:
 //! `GntDev` maps the guest's pages, `GntShr` shares ours (backend
-//! allocation), `dmabuf_export` makes the zero-copy dma-buf.
+//! allocation), `dmabuf_export` makes the zero-copy dma-buf of a guest's
+//! buffer and `dmabuf_import` grants a screen's dumb buffer to a guest.
 
 use xengnttab::gnttab::{DmaFlags, ExportedDmabuf, GntDev, ReadOnly, ReadWrite};
 use xengnttab::DomId;
 use xengnttab::gntshr::GntShr;
 
-use crate::buffer::{Exported, GrantError, Grants};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use xengnttab::gnttab::ImportedDmabuf;
+
+use crate::buffer::{Exported, GrantError, Grants, Imported};
 use crate::mem::SharedMem;
 
 fn gerr(what: &str, e: xengnttab::Error) -> GrantError {
@@ -24,6 +29,13 @@ pub struct XenGrants {
     pub shr: Option<&'static GntShr>,
 }
 
+// (by hand: the library's GntDev and GntShr have no Debug yet)
+impl std::fmt::Debug for XenGrants {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XenGrants").field("gntalloc", &self.shr.is_some()).finish()
+    }
+}
+
 impl XenGrants {
     /// Open gntdev (required) and gntalloc (needed only for backend
     /// allocation; its absence is reported when a guest asks for it).
@@ -39,6 +51,9 @@ impl XenGrants {
 struct Dmabuf(ExportedDmabuf<'static>);
 
 impl Exported for Dmabuf {
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.0.fd())
+    }
     fn release(self: Box<Self>, timeout_ms: u32) -> Result<(), GrantError> {
         self.0.release(timeout_ms).map(drop).map_err(|e| gerr("dma-buf release", e))
     }
@@ -64,5 +79,27 @@ impl Grants for XenGrants {
     fn export(&self, domid: u32, refs: &[u32]) -> Result<Box<dyn Exported>, GrantError> {
         let d = self.dev.dmabuf_export(self::domid(domid)?, DmaFlags::NONE, refs).map_err(|e| gerr("dma-buf export", e))?;
         Ok(Box::new(Dmabuf(d)))
+    }
+
+    fn import(&self, domid: u32, fd: OwnedFd, pages: usize) -> Result<(Vec<u32>, Box<dyn Imported>), GrantError> {
+        let imp = self.dev.dmabuf_import(self::domid(domid)?, fd.as_fd(), pages).map_err(|e| gerr("dma-buf import", e))?;
+        let refs = imp.refs().to_vec();
+        Ok((refs, Box::new(Import { imp: Some(imp), _fd: fd })))
+    }
+}
+
+/// Grants of a dma-buf; the descriptor stays open until the grants end,
+/// because gntdev finds the import by it.
+struct Import {
+    imp: Option<ImportedDmabuf<'static>>,
+    _fd: OwnedFd,
+}
+
+impl Imported for Import {
+    fn release(mut self: Box<Self>) -> Result<(), GrantError> {
+        match self.imp.take() {
+            Some(i) => i.release().map_err(|e| gerr("dma-buf import release", e)),
+            None => Ok(()),
+        }
     }
 }

@@ -9,6 +9,13 @@
 //! Guest config: two devices, e.g.
 //!   vdispl = [ 'backend=0,be-alloc=0,connectors=0:64x32',
 //!              'backend=0,be-alloc=0,connectors=0:64x32' ]
+//!
+//! `--flood SECONDS` instead floods device `--bad-devid` for that long, as a
+//! guest starving others would: the request ring kept full of costly
+//! requests (buffers created and destroyed, mode sets, flips) and the event
+//! page never consumed. It sleeps while its ring is full, so it costs its
+//! own (emulated) CPU little: what it costs the others goes through the
+//! backend. Prints what it sent and how the device ended.
 
 use std::time::{Duration, Instant};
 
@@ -79,6 +86,7 @@ fn main() {
     let mut good_dev = 1u32;
     let mut backend = 0u16;
     let mut flips = 30u32;
+    let mut flood = 0u32;
     while let Some(a) = args.next() {
         let v: u32 = args.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
             eprintln!("usage: vdispl-hostile-frontend [--bad-devid N] [--good-devid N] [--backend-domid N] [--flips N]");
@@ -89,6 +97,7 @@ fn main() {
             "--good-devid" => good_dev = v,
             "--backend-domid" => backend = v as u16,
             "--flips" => flips = v,
+            "--flood" => flood = v,
             _ => std::process::exit(2),
         }
     }
@@ -102,6 +111,10 @@ fn main() {
         let be = xs.read(&format!("{}/backend", dev(n))).ok().flatten().unwrap_or_default();
         format!("{be}/state")
     };
+    if flood > 0 {
+        let bs = be_state(&mut xs, bad_dev);
+        std::process::exit(flood_device(&mut xs, &dev(bad_dev), &bs, &mut pages, Duration::from_secs(flood as u64)));
+    }
 
     // ---------------- hostile device
     let bs = be_state(&mut xs, bad_dev);
@@ -187,4 +200,73 @@ fn main() {
     f.set_state(&mut xs, 6).unwrap();
     println!("hostile-frontend: {} failure(s)", rep.failed);
     std::process::exit(if rep.failed == 0 { 0 } else { 1 });
+}
+
+/// The flood (`--flood`); returns the exit status.
+fn flood_device(xs: &mut XenStore, path: &str, bs: &str, pages: &mut RealPages, dur: Duration) -> i32 {
+    if wait_state(xs, bs, &["2"], Duration::from_secs(30)).as_deref() != Some("2") {
+        println!("flood: backend not in InitWait");
+        return 1;
+    }
+    let mut f = Frontend::setup(xs, path, &[(256, 256)], pages).expect("setup");
+    f.set_state(xs, 3).unwrap();
+    if wait_state(xs, bs, &["4"], Duration::from_secs(10)).as_deref() != Some("4") {
+        println!("flood: not connected");
+        return 1;
+    }
+    f.set_state(xs, 4).unwrap();
+    // one 256 KiB buffer (64 pages) whose directory every DBUF_CREATE reuses
+    let (w, h) = (256u32, 256u32);
+    let (refs, _data) = pages.grant_pages((w * h * 4).div_ceil(4096) as usize).unwrap();
+    let (dir, _dirs) = write_directory(&refs, pages).unwrap();
+    let fbc = 0xf100_0000u64;
+    for op in [
+        Op::DbufCreate { dbuf_cookie: 1, width: w, height: h, bpp: 32, buffer_sz: w * h * 4, flags: 0, gref_directory: dir, data_ofs: 0 },
+        Op::FbAttach { dbuf_cookie: 1, fb_cookie: fbc, width: w, height: h, pixel_format: PixelFormat::Xrgb8888.fourcc() },
+    ] {
+        let id = f.send(0, op, pages);
+        let _ = f.wait_response(0, id, Duration::from_secs(3), pause);
+    }
+    let t0 = Instant::now();
+    let (mut sent, mut answered, mut busy) = (0u64, 0u64, 0u64);
+    let mut cookie = 2u64;
+    let mut state = String::new();
+    let mut checked = Instant::now();
+    while t0.elapsed() < dur {
+        let ring = &f.conns[0].ring;
+        if ring.req_prod.wrapping_sub(ring.rsp_cons) >= REQ_RING_SIZE {
+            for r in f.responses(0) {
+                answered += 1;
+                busy += (r.status == status::EBUSY) as u64;
+            }
+            if f.conns[0].ring.req_prod.wrapping_sub(f.conns[0].ring.rsp_cons) >= REQ_RING_SIZE {
+                std::thread::sleep(Duration::from_millis(1));
+                if checked.elapsed() > Duration::from_millis(200) {
+                    checked = Instant::now();
+                    state = xs.read(bs).ok().flatten().unwrap_or_default();
+                    if state != "4" {
+                        break;
+                    }
+                }
+                continue;
+            }
+        }
+        let op = match sent % 8 {
+            0 | 1 => Op::DbufCreate { dbuf_cookie: cookie, width: w, height: h, bpp: 32, buffer_sz: w * h * 4, flags: 0, gref_directory: dir, data_ofs: 0 },
+            2 | 3 => Op::DbufDestroy { dbuf_cookie: cookie - 1 },
+            4 => Op::SetConfig { fb_cookie: fbc, x: 0, y: 0, width: w, height: h, bpp: 32 },
+            _ => Op::PgFlip { fb_cookie: fbc },
+        };
+        if sent % 8 == 1 {
+            cookie += 1;
+        }
+        f.send(0, op, pages);
+        sent += 1;
+    }
+    let state = if state.is_empty() { xs.read(bs).ok().flatten().unwrap_or_default() } else { state };
+    println!("flood.seconds: {:.0}", t0.elapsed().as_secs_f64());
+    println!("# flood: {sent} requests sent, {answered} answered ({busy} EBUSY), events never consumed");
+    println!("flood.device_state: {state}");
+    f.set_state(xs, 6).unwrap();
+    0
 }

@@ -104,7 +104,9 @@ impl GntDev {
     }
 
     /// [`Self::dmabuf_import_into`] for a buffer of `pages` pages, as an RAII
-    /// value that ends the grants on drop.
+    /// value that ends the grants on drop. The kernel knows an import by the
+    /// descriptor's number: keep `fd` open, so that the number is not reused,
+    /// until the import is released or dropped.
     ///
     /// # Errors
     /// As [`Self::dmabuf_import_into`].

@@ -6,8 +6,11 @@
 use std::fs::OpenOptions;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use xengnttab::gnttab::{Access, CopySegment, GntDev, GrantAddr};
+use xengnttab::gnttab::{CopySegment, DmaFlags, GntDev, GrantAddr, ReadWrite};
 use xengnttab::gntshr::GntShr;
+use xengnttab::DomId;
+
+const DOM0: DomId = DomId::SELF_GRANT;
 
 type R<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -17,10 +20,10 @@ fn main() -> R<()> {
     println!("opened /dev/xen/gntalloc and /dev/xen/gntdev");
 
     // 1. Share four pages with domain 0 (ourselves) and map them back.
-    let pages = shr.share_pages(0, 4, true)?;
+    let pages = shr.share_pages(DOM0, 4, true)?;
     println!("shared 4 pages, grant refs {:?}", pages.refs());
     pages.write(0, b"hello through the grant table")?;
-    let map = dev.map_domain_grant_refs(0, pages.refs(), Access::ReadWrite)?;
+    let map = dev.map_domain_grant_refs(DOM0, pages.refs(), ReadWrite)?;
     let mut seen = [0u8; 29];
     map.read(0, &mut seen)?;
     println!("mapped them: first bytes read through the mapping: {:?}", String::from_utf8_lossy(&seen));
@@ -28,7 +31,7 @@ fn main() -> R<()> {
 
     // 2. Copy into a granted page with the hypervisor's grant copy.
     let msg = b"copied by GNTTABOP_copy";
-    let mut segs = [CopySegment::to_grant(msg, GrantAddr { domid: 0, gref: pages.refs()[1], offset: 8 }).ok_or("len")?];
+    let mut segs = [CopySegment::to_grant(msg, GrantAddr { domid: DOM0, gref: pages.refs()[1], offset: 8 }).ok_or("len")?];
     dev.grant_copy(&mut segs)?;
     let mut back = [0u8; 23];
     pages.read(4096 + 8, &mut back)?;
@@ -41,9 +44,9 @@ fn main() -> R<()> {
     for (i, px) in pixels.chunks_mut(4).enumerate() {
         px.copy_from_slice(&(i as u32).to_le_bytes());
     }
-    let imported = dev.dmabuf_import(0, std::os::fd::AsFd::as_fd(&fd), size / 4096)?;
+    let imported = dev.dmabuf_import(DOM0, std::os::fd::AsFd::as_fd(&fd), size / 4096)?;
     println!("imported a {} KiB vgem buffer as {} grant refs", size / 1024, imported.refs().len());
-    let peer = dev.map_domain_grant_refs(0, imported.refs(), Access::ReadWrite)?;
+    let peer = dev.map_domain_grant_refs(DOM0, imported.refs(), ReadWrite)?;
     let mut check = vec![0u8; size];
     peer.read(0, &mut check)?;
     println!("the peer's mapping shows the DRM buffer's bytes: {}", if check == *pixels { "identical" } else { "DIFFERENT" });
@@ -54,7 +57,7 @@ fn main() -> R<()> {
     imported.release()?;
 
     // 4. Export needs an auto-translated domain; a PV dom0 is refused.
-    match dev.dmabuf_export(0, 0, pages.refs()) {
+    match dev.dmabuf_export(DOM0, DmaFlags::NONE, pages.refs()) {
         Ok(_) => println!("dma-buf export works in this domain"),
         Err(e) => println!("dma-buf export refused here, as the kernel does in PV domains: {e}"),
     }
