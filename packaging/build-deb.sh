@@ -56,7 +56,7 @@ if [[ -n $RIG_CROSS ]]; then
   for p in libc6 libgcc-s1; do
     deb=$(cached_deb "$RIG_CACHE_DIR/debs" "$p")
     [[ -n $deb ]] || die "no $p .deb in $RIG_CACHE_DIR/debs (make rig-fetch RIG_ARCH=$RIG_ARCH)"
-    dpkg-deb -x "$deb" "$T/$p" && dpkg-deb -e "$deb" "$T/$p/DEBIAN" || die "cannot unpack $deb"
+    mkdir -p "$T/$p" && dpkg-deb -x "$deb" "$T/$p" && dpkg-deb -e "$deb" "$T/$p/DEBIAN" || die "cannot unpack $deb"
   done
   export DEB_SHLIBDEPS_TREES="$T/libc6 $T/libgcc-s1"
   CROSS=(-a "$RIG_DEB_ARCH")
