@@ -28,6 +28,17 @@ t0=$(date +%s)
 # dom0 has a KMS card (QEMU -vga cirrus, module cirrus); the host takes
 # screendumps of QEMU's display when dom0 asks (rig/README.md).
 export RIG_VGA=cirrus RIG_SCREENDUMP=1 RIG_DOM0_MODULES="cirrus ${RIG_DOM0_MODULES:-}"
+# arm64: the test suite without its KMS screen part. The backend drives the
+# cirrus card there too (its dom0-side checks passed), but QEMU's cirrus-vga
+# on the virt machine shows a blank 8x1 display whatever dom0 draws, so the
+# screendumps cannot be compared (display-test/README.md).
+SCREENS=1
+if [ "$RIG_ARCH" != amd64 ] && [ "$MODE" = test ] && [ -z "${DT_SUITE:-}" ]; then
+    SCREENS=0 DT_SUITE=$RIG_OUT/suite-test-$RIG_ARCH.txt
+    mkdir -p "$RIG_OUT"
+    sed '/^# On a real screen/,$d' "$DDIR/suite-test.txt" > "$DT_SUITE"
+    log "$RIG_ARCH: the KMS screen tests of suite-test.txt are not run (QEMU's cirrus-vga on the virt machine shows a blank display)"
+fi
 
 # --- programs: the backend, the hostile frontend, the guest's drawing program ---
 (cd "$TOP" && cargo build -q -p vdispl --release "${RIG_CARGO_TARGET[@]}") || die "cargo build -p vdispl failed"
@@ -95,9 +106,7 @@ case $MODE in
         check pattern dt-map 1024x768 8
         check pattern dt-map-bealloc 1024x768 8
         check hostile dt-hostile 64x32 30
-        screen dt-kms-zc 7
-        screen dt-kms-map 7
-        screen dt-kms-stop 7 ;;
+        [ "$SCREENS" = 0 ] || { screen dt-kms-zc 7; screen dt-kms-map 7; screen dt-kms-stop 7; } ;;
     demo)
         screen dt-demo 7
         check pattern dt-demo 1024x768 8
