@@ -13,11 +13,11 @@ SONAME   := libxengnttab.so.1
 REALNAME := libxengnttab.so.1.2
 BUILD    := build
 
-# The architecture the rig boots (RIG_ARCH=amd64|arm64, rig/release/arch-*.env)
+# The architecture the rig boots (RIG_ARCH=amd64|arm64, testing/rig/release/arch-*.env)
 # names the Rust target and cross-compiler its programs are built with.
 RIG_ARCH ?= amd64
 export RIG_ARCH
-include rig/release/arch-$(RIG_ARCH).env
+include testing/rig/release/arch-$(RIG_ARCH).env
 # TARGET: the Rust target the library is built for; empty (the default on
 # amd64) builds for this host into build/lib, another target (make lib
 # TARGET=aarch64-unknown-linux-gnu) cross-builds into build/<target>/lib
@@ -79,7 +79,7 @@ uninstall: uninstall-vdispl
 	rm -f $(DESTDIR)$(INCLUDEDIR)/xengnttab.h $(DESTDIR)$(PKGCONFIGDIR)/xengnttab.pc
 
 # Programs for the architecture's domains: built for this host, or
-# cross-built against the architecture's Xen packages (rig/fetch.sh unpacks
+# cross-built against the architecture's Xen packages (testing/rig/fetch.sh unpacks
 # them; build/<arch>/xensysroot) into build/<arch>/.
 ARCH_BUILD := $(BUILD)$(if $(RIG_ARCH_SUB),/$(RIG_ARCH_SUB))
 ifneq ($(RIG_CROSS),)
@@ -91,7 +91,7 @@ CROSS_DEPS := rig-fetch
 endif
 
 c-tests: lib $(CROSS_DEPS)
-	$(MAKE) -C c-tests BIN=$(CURDIR)/$(ARCH_BUILD)/c-tests/bin $(CROSS_C)
+	$(MAKE) -C testing/c-tests BIN=$(CURDIR)/$(ARCH_BUILD)/c-tests/bin $(CROSS_C)
 
 # Rust tests that need /dev/xen (the safe API's and the C ABI's): built
 # here, run in dom0.
@@ -110,13 +110,13 @@ host-test: lib
 	testing/check-msrv.sh
 
 # The real-Xen suites run once per Debian release the rig boots (RIG_DEBIAN,
-# rig/release/): `make test-debian13` runs them for Debian 13 alone.
+# testing/rig/release/): `make test-debian13` runs them for Debian 13 alone.
 XEN_SUITES := xen-test debian-progs-test xdomain-test xdomain-test-pvh-dom0 display-test display-test-zero-copy
 TEST_RELEASES := 12 13
 .PHONY: host-deps test-arm64 $(TEST_RELEASES:%=test-debian%)
 $(TEST_RELEASES:%=test-debian%): test-debian%:
 	$(MAKE) RIG_DEBIAN=$* $(XEN_SUITES)
-# arm64 (RIG_ARCH=arm64: Debian 12, rig/README.md): every suite that applies
+# arm64 (RIG_ARCH=arm64: Debian 12, testing/rig/README.md): every suite that applies
 # there (no PVH dom0: an arm64 dom0 is auto-translated already, and
 # display-test is zero-copy there), about 8 minutes.
 ARM64_SUITES := xen-test debian-progs-test xdomain-test display-test
@@ -128,17 +128,17 @@ test: host-test $(TEST_RELEASES:%=test-debian%) test-arm64
 
 # The host packages building and testing need (installed with apt; root).
 host-deps:
-	rig/host-deps.sh
+	testing/rig/host-deps.sh
 
 clean:
 	rm -rf $(BUILD)
 	$(CARGO) clean
 
-include rig/rig.mk
+include testing/rig/rig.mk
 include packaging/packaging.mk
-include debian-progs/debian-progs.mk
-include xdomain/xdomain.mk
-include display-test/display-test.mk
+include testing/debian-progs/debian-progs.mk
+include testing/xdomain/xdomain.mk
+include testing/display-test/display-test.mk
 include vdispl/vdispl.mk
 
 # Benchmark: ours vs upstream in one boot of the rig (results in BENCHMARKS.md).
@@ -147,54 +147,54 @@ include vdispl/vdispl.mk
 # measures wall-clock time instead.
 BENCH_QEMU_ARGS ?= -icount shift=2,sleep=off
 # Instructions per operation outside the kernel, each library, on this machine
-# (no Xen: bench/host/count.sh runs bench.c under callgrind and a stand-in for
+# (no Xen: testing/bench/host/count.sh runs bench.c under callgrind and a stand-in for
 # the device files).
 # (For the architecture's dom0: cross-built for arm64, into build/arm64/bench.)
 BENCH_BIN := $(ARCH_BUILD)/bench/bin
 .PHONY: bench-bins
 bench-bins: lib
 	mkdir -p $(BENCH_BIN)
-	$(LIB_CC) -std=gnu99 -Wall -Wextra -Werror -O2 -Iinclude -o $(BENCH_BIN)/bench bench/bench.c -L$(OUT_LIB) -lxengnttab
-	$(LIB_CC) -std=gnu99 -Wall -Wextra -Werror -O2 -o $(BENCH_BIN)/steps bench/steps.c
+	$(LIB_CC) -std=gnu99 -Wall -Wextra -Werror -O2 -Iinclude -o $(BENCH_BIN)/bench testing/bench/bench.c -L$(OUT_LIB) -lxengnttab
+	$(LIB_CC) -std=gnu99 -Wall -Wextra -Werror -O2 -o $(BENCH_BIN)/steps testing/bench/steps.c
 
 # Size and load time of the shipped library beside Debian's (no Xen).
 .PHONY: bench-size
 bench-size: lib
 	mkdir -p $(BUILD)/bench/bin
-	$(CC) -std=gnu99 -Wall -Wextra -Werror -O2 -o $(BUILD)/bench/bin/loadtime bench/size/loadtime.c -ldl
-	bench/size/size.sh $(OUT_LIB)/$(REALNAME) /usr/lib/x86_64-linux-gnu/libxengnttab.so.1.2 $(BUILD)/bench/bin/loadtime
+	$(CC) -std=gnu99 -Wall -Wextra -Werror -O2 -o $(BUILD)/bench/bin/loadtime testing/bench/size/loadtime.c -ldl
+	testing/bench/size/size.sh $(OUT_LIB)/$(REALNAME) /usr/lib/x86_64-linux-gnu/libxengnttab.so.1.2 $(BUILD)/bench/bin/loadtime
 
 .PHONY: bench-host
 bench-host: bench-bins
-	$(CC) -std=gnu99 -Wall -Wextra -Werror -O2 -shared -fPIC -o $(BUILD)/bench/bin/fake-devices.so bench/host/fake-devices.c -ldl
-	bench/host/count.sh $(BUILD)/bench/bin/bench $(CURDIR)/$(BUILD)/bench/bin/fake-devices.so $(CURDIR)/$(OUT_LIB)
+	$(CC) -std=gnu99 -Wall -Wextra -Werror -O2 -shared -fPIC -o $(BUILD)/bench/bin/fake-devices.so testing/bench/host/fake-devices.c -ldl
+	testing/bench/host/count.sh $(BUILD)/bench/bin/bench $(CURDIR)/$(BUILD)/bench/bin/fake-devices.so $(CURDIR)/$(OUT_LIB)
 
 # strace counts system calls in dom0: the host's, or Debian's for the architecture.
-STRACE = $(if $(RIG_CROSS),"$$(rig/debian-file.sh strace usr/bin/strace)","$$(command -v strace)")
+STRACE = $(if $(RIG_CROSS),"$$(testing/rig/debian-file.sh strace usr/bin/strace)","$$(command -v strace)")
 .PHONY: bench
 bench: bench-bins
-	cp bench/run-in-dom0.sh bench/rounds.sh $(BENCH_BIN)/
+	cp testing/bench/run-in-dom0.sh testing/bench/rounds.sh $(BENCH_BIN)/
 	cp $(STRACE) $(BENCH_BIN)/strace
-	SUITE=bench/suite.txt TEST_BIN=$(BENCH_BIN) RUST_LIST=/nonexistent RIG_TEST_TIMEOUT=1500 \
-		RIG_BOOT_TIMEOUT=1800 RIG_QEMU_ARGS="$(BENCH_QEMU_ARGS)" rig/run.sh
-	python3 bench/report.py $(RIG_BUILD)/rig/results/dom0/bench.ours.out
+	SUITE=testing/bench/suite.txt TEST_BIN=$(BENCH_BIN) RUST_LIST=/nonexistent RIG_TEST_TIMEOUT=1500 \
+		RIG_BOOT_TIMEOUT=1800 RIG_QEMU_ARGS="$(BENCH_QEMU_ARGS)" testing/rig/run.sh
+	python3 testing/bench/report.py $(RIG_BUILD)/rig/results/dom0/bench.ours.out
 
 # map1 and map256 across domains, as a backend maps a frontend's grants: a PV
-# guest shares, dom0 maps (bench/run-xdomain.sh, in the two-domain rig).
+# guest shares, dom0 maps (testing/bench/run-xdomain.sh, in the two-domain rig).
 # BENCH_DOM0=pvh runs it in a PVH dom0.
 BENCH_DOM0 ?= pv
 XD_BENCH_OUT = $(RIG_BUILD)/bench-xdomain-$(BENCH_DOM0)
 .PHONY: bench-xdomain
 bench-xdomain: bench-bins xdomain-progs
 	rm -rf $(ARCH_BUILD)/bench/xdomain-bin && mkdir -p $(ARCH_BUILD)/bench/xdomain-bin
-	cp $(BENCH_BIN)/bench $(BENCH_BIN)/steps bench/run-xdomain.sh bench/rounds.sh $(ARCH_BUILD)/bench/xdomain-bin/
-	XD_EXTRA_BIN=$(CURDIR)/$(ARCH_BUILD)/bench/xdomain-bin XD_LIBS=ours XD_SUITE=$(CURDIR)/bench/suite-xdomain.txt \
+	cp $(BENCH_BIN)/bench $(BENCH_BIN)/steps testing/bench/run-xdomain.sh testing/bench/rounds.sh $(ARCH_BUILD)/bench/xdomain-bin/
+	XD_EXTRA_BIN=$(CURDIR)/$(ARCH_BUILD)/bench/xdomain-bin XD_LIBS=ours XD_SUITE=$(CURDIR)/testing/bench/suite-xdomain.txt \
 		RIG_DOM0_MODE=$(BENCH_DOM0) RIG_OUT=$(CURDIR)/$(XD_BENCH_OUT) RIG_TEST_TIMEOUT=1500 \
-		RIG_BOOT_TIMEOUT=2400 RIG_QEMU_ARGS="$(BENCH_QEMU_ARGS)" xdomain/run.sh
-	python3 bench/report.py $(XD_BENCH_OUT)/results/dom0/pv-bench.ours.out
+		RIG_BOOT_TIMEOUT=2400 RIG_QEMU_ARGS="$(BENCH_QEMU_ARGS)" testing/xdomain/run.sh
+	python3 testing/bench/report.py $(XD_BENCH_OUT)/results/dom0/pv-bench.ours.out
 
 # The demonstration: `demo-lib` shows the library's calls in dom0 of a
-# QEMU-booted Xen; `display-demo` (display-test/) boots Xen with a guest whose
+# QEMU-booted Xen; `display-demo` (testing/display-test/) boots Xen with a guest whose
 # para-virtual display is served by vdispl-backend on this library, and leaves
 # the captured frames in build/display/frames/.
 .PHONY: demo demo-lib
@@ -207,6 +207,6 @@ demo-lib: lib
 	$(CARGO) build --release -p xengnttab --example demo
 	mkdir -p $(BUILD)/demo/bin
 	cp $(CARGO_TARGET)/release/examples/demo $(BUILD)/demo/bin/
-	SUITE=xengnttab/examples/demo-suite.txt TEST_BIN=$(BUILD)/demo/bin RUST_LIST=/nonexistent rig/run.sh
+	SUITE=xengnttab/examples/demo-suite.txt TEST_BIN=$(BUILD)/demo/bin RUST_LIST=/nonexistent testing/rig/run.sh
 	@echo "--- what the demo printed in dom0 ---"
 	@cat $(RIG_BUILD)/rig/results/dom0/demo.ours.out

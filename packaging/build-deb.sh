@@ -5,15 +5,15 @@
 #   libxengnttab1-rs-dbgsym its debug information
 #   libxengnttab-rs-dev     header, .so link and pkg-config file, diverting
 #                           libxen-dev's copies of those three files
-# for the Debian release RIG_DEBIAN (12 by default; rig/release/) and the
+# for the Debian release RIG_DEBIAN (12 by default; testing/rig/release/) and the
 # architecture RIG_ARCH (amd64 by default; arm64 cross-builds, `-a arm64`)
 # into build[/<arch>][/<release>]/deb/ (DEB_OUT). This script only decides what the
 # runtime package Provides; debian/rules does the rest. See
 # packaging/README.md for the design.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. rig/common.sh
-. rig/debs.sh
+. testing/rig/common.sh
+. testing/rig/debs.sh
 
 die() { echo "build-deb: error: $*" >&2; exit 1; }
 for tool in dpkg-buildpackage dh objdump; do
@@ -47,7 +47,7 @@ exec 9>"$TOP/build/.deb.lock"
 flock 9
 # Another architecture: a cross build. Its C runtime is not installed here,
 # so Debian's libc6 and libgcc-s1 of that architecture (from the rig's cache,
-# rig/fetch.sh), unpacked with their control files, stand in as package build
+# testing/rig/fetch.sh), unpacked with their control files, stand in as package build
 # trees that dpkg-shlibdeps searches first (debian/rules: -S).
 CROSS=()
 if [[ -n $RIG_CROSS ]]; then
@@ -66,5 +66,7 @@ RIG_DEBIAN=$RIG_DEBIAN XEN_DEB_VERSION=$XEN_DEB_VERSION DEB_OUT=$OUT \
     --buildinfo-file="$OUT/xengnttab-rs.buildinfo" --changes-file="$OUT/xengnttab-rs.changes" \
     --buildinfo-option=-u"$OUT" --changes-option=-u"$OUT" >"$OUT/build.log" 2>&1 ||
   die "dpkg-buildpackage failed; the end of $OUT/build.log:"$'\n'"$(tail -30 "$OUT/build.log")"
+# debhelper's work files stay out of the tree (dpkg-buildpackage -b leaves them).
+dh_clean
 echo "build-deb: built for Debian $RIG_DEBIAN (Provides: libxengnttab1 (= $XEN_DEB_VERSION)):"
 for f in "$OUT"/*.deb; do echo "  $f"; done

@@ -1,5 +1,5 @@
 # Debian packages (see packaging/README.md), for the release RIG_DEBIAN (12 by
-# default; rig/rig.mk):
+# default; testing/rig/rig.mk):
 #   make deb        build[/<release>]/deb/: libxengnttab1-rs, its -dbgsym, libxengnttab-rs-dev,
 #                   vdispl-backend and its -dbgsym (dpkg-buildpackage with debian/)
 #   make deb-test   install them into a throwaway dpkg root of that release over

@@ -1,13 +1,13 @@
 # Sourced by packaging/test-package.sh and test-no-upgrades.sh, from the top
-# of the tree: the release (rig/common.sh, RIG_DEBIAN), checks and their
+# of the tree: the release (testing/rig/common.sh, RIG_DEBIAN), checks and their
 # output, a work directory (KEEP=1 keeps it) with a throwaway dpkg root
 # ($ROOT) and a directory for Debian's packages ($DEBS), our packages
 # ($RT_DEB, $DEV_DEB), Debian's Xen packages of the release at one version,
 # and apt's view of installing ours.
 TOP=$PWD
 T0=$SECONDS
-. rig/common.sh
-. rig/debs.sh
+. testing/rig/common.sh
+. testing/rig/debs.sh
 NAME=$(basename "$0" .sh)
 
 fail() { echo "$NAME: FAIL: $*" >&2; exit 1; }

@@ -70,12 +70,12 @@ fn exports_versions_and_soname_equal_debians() {
 
 /// The arm64 build (`make lib TARGET=aarch64-unknown-linux-gnu`) against
 /// Debian's arm64 libxengnttab1, downloaded (never installed) into the
-/// arm64 rig's cache by rig/debian-file.sh.
+/// arm64 rig's cache by testing/rig/debian-file.sh.
 #[test]
 fn arm64_exports_versions_and_soname_equal_debians_arm64() {
     let ours = root().join("build/aarch64-unknown-linux-gnu/lib/libxengnttab.so.1.2");
     assert!(ours.exists(), "{} missing: run `make lib TARGET=aarch64-unknown-linux-gnu` (make host-test does)", ours.display());
-    let theirs = run_ok(Command::new(root().join("rig/debian-file.sh")).args(["libxengnttab1", "usr/lib/@MULTIARCH@/libxengnttab.so.1.2"]).env("RIG_ARCH", "arm64").env("RIG_DEBIAN", "12"));
+    let theirs = run_ok(Command::new(root().join("testing/rig/debian-file.sh")).args(["libxengnttab1", "usr/lib/@MULTIARCH@/libxengnttab.so.1.2"]).env("RIG_ARCH", "arm64").env("RIG_DEBIAN", "12"));
     let theirs = Path::new(theirs.trim());
     assert!(theirs.ends_with("aarch64-linux-gnu/libxengnttab.so.1.2"), "{}", theirs.display());
     same_identity_as_debians(ARM64_OBJDUMP, &ours, theirs);

@@ -1,9 +1,9 @@
-//! The C suites of `c-tests/` on the kernel stand-in: each suite runs on
+//! The C suites of `testing/c-tests/` on the kernel stand-in: each suite runs on
 //! Debian's library and on ours, with `testing/standin` preloaded for
 //! `/dev/xen/gntdev` and `/dev/xen/gntalloc`, and the two are compared by
-//! the rig's own judge (`rig/report.py`, with `c-tests/differences.txt`), as
+//! the rig's own judge (`testing/rig/report.py`, with `testing/c-tests/differences.txt`), as
 //! in dom0. The suites the stand-in cannot run are listed, with reasons, in
-//! `c-tests/standin-skip.txt`; no other may be left out.
+//! `testing/c-tests/standin-skip.txt`; no other may be left out.
 
 mod common;
 
@@ -14,7 +14,7 @@ use std::process::Command;
 use common::*;
 
 fn skipped() -> BTreeMap<String, String> {
-    fs::read_to_string(root().join("c-tests/standin-skip.txt"))
+    fs::read_to_string(root().join("testing/c-tests/standin-skip.txt"))
         .unwrap()
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
@@ -35,7 +35,7 @@ fn c_suites_agree_on_both_libraries_with_the_stand_in() {
     run_ok(
         Command::new("make")
             .current_dir(root())
-            .args(["-s", "-C", "c-tests"])
+            .args(["-s", "-C", "testing/c-tests"])
             .arg(format!("BIN={}", bin.display()))
             .arg(format!("OBJ={}", dir.join("obj").display()))
             .env_remove("MAKEFLAGS")
@@ -47,7 +47,7 @@ fn c_suites_agree_on_both_libraries_with_the_stand_in() {
     std::os::unix::fs::symlink(DEBIAN_LIB, libs[0].1.join("libxengnttab.so.1")).unwrap();
 
     let skip = skipped();
-    let suite_text = fs::read_to_string(root().join("c-tests/suite.txt")).unwrap();
+    let suite_text = fs::read_to_string(root().join("testing/c-tests/suite.txt")).unwrap();
     let mut suite = String::new();
     let results = dir.join("results/dom0");
     fs::create_dir_all(&results).unwrap();
@@ -84,10 +84,10 @@ fn c_suites_agree_on_both_libraries_with_the_stand_in() {
     let suite_file = dir.join("suite.txt");
     fs::write(&suite_file, &suite).unwrap();
     let report = run(Command::new("python3")
-        .arg(root().join("rig/report.py"))
+        .arg(root().join("testing/rig/report.py"))
         .arg(dir.join("results"))
         .arg(format!("--suite=dom0={}", suite_file.display()))
-        .arg(format!("--differences={}", root().join("c-tests/differences.txt").display())));
+        .arg(format!("--differences={}", root().join("testing/c-tests/differences.txt").display())));
     let text = String::from_utf8_lossy(&report.stdout);
     println!("{text}");
     assert!(report.status.success(), "suites differ or failed on the stand-in:\n{text}");

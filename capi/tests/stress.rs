@@ -3,7 +3,7 @@
 //! handle, SIGUSR1 arriving all the time (its handler unmaps the thread's
 //! spare mapping, as backends tearing down from a signal handler do), a fork
 //! half way; afterwards no mapping, no descriptor and no registry entry
-//! beyond the baseline. (`c-tests/stress.c` runs the same load on both
+//! beyond the baseline. (`testing/c-tests/stress.c` runs the same load on both
 //! libraries, in dom0 and on the stand-in, without the registry's view.)
 
 use std::cell::Cell;

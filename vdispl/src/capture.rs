@@ -49,7 +49,7 @@ impl RawFrame {
 }
 
 /// Encode as PNG (the `png` crate): RGB, or RGBA when the format has alpha;
-/// filter type 0 on every row (what `display-test/check-frames.py` decodes)
+/// filter type 0 on every row (what `testing/display-test/check-frames.py` decodes)
 /// and the fastest deflate level.
 pub fn encode(img: &Image) -> Result<Vec<u8>, png::EncodingError> {
     let mut out = Vec::new();
