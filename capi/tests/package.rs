@@ -12,6 +12,20 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+/// `make ARGS` in the repository, not with the outer make's jobserver or
+/// flags (when run under `make test`).
+fn make(root: &Path, args: &[&str]) -> std::process::Output {
+    Command::new("make")
+        .current_dir(root)
+        .args(args)
+        .env_remove("MAKEFLAGS")
+        .env_remove("MFLAGS")
+        .env_remove("MAKELEVEL")
+        .env_remove("CARGO_MAKEFLAGS")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run make: {e}"))
+}
+
 fn deb_test(debian: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("capi/ is in the repository");
     let lib = root.join("build/lib/libxengnttab.so.1.2");
@@ -21,16 +35,7 @@ fn deb_test(debian: &str) {
         lib.display()
     );
     let start = Instant::now();
-    let out = Command::new("make")
-        .current_dir(root)
-        .args(["-o", "lib", &format!("RIG_DEBIAN={debian}"), "deb-test"])
-        // Not the outer make's jobserver or flags, when run under `make test`.
-        .env_remove("MAKEFLAGS")
-        .env_remove("MFLAGS")
-        .env_remove("MAKELEVEL")
-        .env_remove("CARGO_MAKEFLAGS")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run make: {e}"));
+    let out = make(root, &["-o", "lib", &format!("RIG_DEBIAN={debian}"), "deb-test"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -67,15 +72,7 @@ fn deb_debian13_builds_installs_replaces_restores_upgrades_nothing() {
 #[test]
 fn deb_arm64_builds_the_arm64_packages() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("capi/ is in the repository");
-    let out = Command::new("make")
-        .current_dir(root)
-        .args(["-o", "lib", "RIG_ARCH=arm64", "deb"])
-        .env_remove("MAKEFLAGS")
-        .env_remove("MFLAGS")
-        .env_remove("MAKELEVEL")
-        .env_remove("CARGO_MAKEFLAGS")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run make: {e}"));
+    let out = make(root, &["-o", "lib", "RIG_ARCH=arm64", "deb"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "`make RIG_ARCH=arm64 deb` failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let deb = |name: &str| {

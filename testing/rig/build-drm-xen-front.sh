@@ -6,13 +6,9 @@
 # from the driver's own Makefile, unchanged.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
-SRCPKG=$1 OUT=$2
-TARBALL=$(ls "$SRCPKG"/usr/src/linux-source-*.tar.xz) || die "no tarball in $SRCPKG"
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-tar -xJf "$TARBALL" -C "$WORK" --wildcards '*/drivers/gpu/drm/xen/*' ||
-    die "cannot extract drivers/gpu/drm/xen from $TARBALL"
-D=$(echo "$WORK"/*/drivers/gpu/drm/xen)
+OUT=$2
+linux_source "$1" 'drivers/gpu/drm/xen/*'
+D=${SRC}drivers/gpu/drm/xen
 sed 's/^obj-$(CONFIG_DRM_XEN_FRONTEND)/obj-m/' "$D/Makefile" > "$D/Kbuild"
 grep -q '^obj-m' "$D/Kbuild" || die "drivers/gpu/drm/xen/Makefile has no obj-\$(CONFIG_DRM_XEN_FRONTEND) line"
 "$RIG_DIR/kbuild.sh" "$D" >&2 || die "drm_xen_front build failed"

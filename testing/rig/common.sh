@@ -6,6 +6,19 @@ TOP=$(cd "$RIG_DIR/../.." && pwd)
 die() { echo "rig: ERROR: $*" >&2; exit 1; }
 log() { echo "rig: $*" >&2; }
 
+# linux_source SRCPKG PATH-GLOB: unpack the files matching PATH-GLOB of the
+# linux-source tarball in SRCPKG (the unpacked linux-source-<series> package)
+# into a scratch directory WORK, removed at exit; SRC is the tree's top and
+# TARBALL its name (the out-of-tree module builds).
+linux_source() {
+    TARBALL=$(ls "$1"/usr/src/linux-source-*.tar.xz) || die "no tarball in $1"
+    WORK=$(mktemp -d)
+    trap 'rm -rf "$WORK"' EXIT
+    log "extracting $2 from $(basename "$TARBALL")"
+    tar -xJf "$TARBALL" -C "$WORK" --wildcards "*/$2" || die "cannot extract $2 from $TARBALL"
+    SRC=$(echo "$WORK"/*/)
+}
+
 # The Debian release the rig boots: RIG_DEBIAN=12 (default) or 13. Its settings
 # (codename, Xen and Linux series, cache/build subdirectory) are in
 # testing/rig/release/debian<N>.env. Each release has its own cache,
