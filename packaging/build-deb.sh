@@ -5,8 +5,9 @@
 #   libxengnttab1-rs-dbgsym its debug information
 #   libxengnttab-rs-dev     header, .so link and pkg-config file, diverting
 #                           libxen-dev's copies of those three files
-# for the Debian release RIG_DEBIAN (12 by default; testing/rig/release/) into
-# build[/<release>]/deb/ (DEB_OUT). This script only decides what the
+# for the Debian release RIG_DEBIAN (12 by default; testing/rig/release/) and the
+# architecture RIG_ARCH (amd64 by default; arm64 cross-builds, `-a arm64`)
+# into build[/<arch>][/<release>]/deb/ (DEB_OUT). This script only decides what the
 # runtime package Provides; debian/rules does the rest. See
 # packaging/README.md for the design.
 set -euo pipefail
@@ -44,8 +45,24 @@ export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/n
 mkdir -p "$TOP/build"
 exec 9>"$TOP/build/.deb.lock"
 flock 9
+# Another architecture: a cross build. Its C runtime is not installed here,
+# so Debian's libc6 and libgcc-s1 of that architecture (from the rig's cache,
+# testing/rig/fetch.sh), unpacked with their control files, stand in as package build
+# trees that dpkg-shlibdeps searches first (debian/rules: -S).
+CROSS=()
+if [[ -n $RIG_CROSS ]]; then
+  T=$OUT/shlibs-trees
+  rm -rf "$T"
+  for p in libc6 libgcc-s1; do
+    deb=$(cached_deb "$RIG_CACHE_DIR/debs" "$p")
+    [[ -n $deb ]] || die "no $p .deb in $RIG_CACHE_DIR/debs (make rig-fetch RIG_ARCH=$RIG_ARCH)"
+    mkdir -p "$T/$p" && dpkg-deb -x "$deb" "$T/$p" && dpkg-deb -e "$deb" "$T/$p/DEBIAN" || die "cannot unpack $deb"
+  done
+  export DEB_SHLIBDEPS_TREES="$T/libc6 $T/libgcc-s1"
+  CROSS=(-a "$RIG_DEB_ARCH")
+fi
 RIG_DEBIAN=$RIG_DEBIAN XEN_DEB_VERSION=$XEN_DEB_VERSION DEB_OUT=$OUT \
-  dpkg-buildpackage -b -uc -us -d \
+  dpkg-buildpackage -b -uc -us -d "${CROSS[@]}" \
     --buildinfo-file="$OUT/xengnttab-rs.buildinfo" --changes-file="$OUT/xengnttab-rs.changes" \
     --buildinfo-option=-u"$OUT" --changes-option=-u"$OUT" >"$OUT/build.log" 2>&1 ||
   die "dpkg-buildpackage failed; the end of $OUT/build.log:"$'\n'"$(tail -30 "$OUT/build.log")"

@@ -9,7 +9,7 @@
 # release, else apt's candidate) is the Debian version the runtime package Provides.
 .PHONY: deb deb-test
 
-deb: lib
+deb: lib $(CROSS_DEPS)
 	XEN_DEB_VERSION='$(XEN_DEB_VERSION)' bash packaging/build-deb.sh
 
 deb-test: deb

@@ -5,11 +5,11 @@ SBINDIR        ?= $(PREFIX)/sbin
 MANDIR         ?= $(PREFIX)/share/man
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DOCDIR         ?= $(PREFIX)/share/doc/vdispl-backend
-VDISPL_BIN     := $(CARGO_TARGET)/release/vdispl-backend
+VDISPL_BIN     := $(TARGET_DIR)/release/vdispl-backend
 
 .PHONY: vdispl-bin install-vdispl uninstall-vdispl
 vdispl-bin:
-	$(CARGO) build --release -p vdispl --bin vdispl-backend
+	$(CARGO) build --release -p vdispl --bin vdispl-backend $(CARGO_TARGET_ARGS)
 
 # The example configuration goes to DOCDIR: /etc is the administrator's.
 install-vdispl: vdispl-bin

@@ -12,9 +12,10 @@ use std::process::Command;
 
 use common::*;
 
-/// `(name, version)` of every symbol the library defines.
-fn exports(lib: &Path) -> BTreeSet<(String, String)> {
-    let out = run_ok(Command::new("objdump").arg("-T").arg(lib));
+/// `(name, version)` of every symbol the library defines, read with
+/// `objdump` (the host's, or a cross toolchain's for another architecture).
+fn exports(objdump: &str, lib: &Path) -> BTreeSet<(String, String)> {
+    let out = run_ok(Command::new(objdump).arg("-T").arg(lib));
     out.lines()
         .filter(|l| l.contains(" g ") && !l.contains("*UND*"))
         .map(|l| {
@@ -26,13 +27,13 @@ fn exports(lib: &Path) -> BTreeSet<(String, String)> {
 
 /// Without the absolute symbol GNU ld emits per version node (name =
 /// version), which lld does not emit and nothing binds to.
-fn functions(lib: &Path) -> BTreeSet<(String, String)> {
-    exports(lib).into_iter().filter(|(name, version)| name != version).collect()
+fn functions(objdump: &str, lib: &Path) -> BTreeSet<(String, String)> {
+    exports(objdump, lib).into_iter().filter(|(name, version)| name != version).collect()
 }
 
 /// SONAME and the version definitions with their parents, from `objdump -p`.
-fn dynamic_identity(lib: &Path) -> (String, Vec<String>) {
-    let out = run_ok(Command::new("objdump").arg("-p").arg(lib));
+fn dynamic_identity(objdump: &str, lib: &Path) -> (String, Vec<String>) {
+    let out = run_ok(Command::new(objdump).arg("-p").arg(lib));
     let soname = out.lines().find_map(|l| l.trim().strip_prefix("SONAME")).expect("SONAME").trim().to_string();
     let mut defs = Vec::new();
     let mut in_defs = false;
@@ -50,30 +51,54 @@ fn dynamic_identity(lib: &Path) -> (String, Vec<String>) {
     (soname, defs.into_iter().skip(1).collect())
 }
 
-#[test]
-fn exports_versions_and_soname_equal_debians() {
-    require_file(DEBIAN_LIB, "libxengnttab1");
-    let ours = our_cdylib();
-    let theirs = Path::new(DEBIAN_LIB);
-    let (ours_ex, theirs_ex) = (exports(&ours), exports(theirs));
+fn same_identity_as_debians(objdump: &str, ours: &Path, theirs: &Path) {
+    let (ours_ex, theirs_ex) = (exports(objdump, ours), exports(objdump, theirs));
     assert_eq!(theirs_ex.len(), 23, "Debian: 20 functions and 3 version names: {theirs_ex:?}");
-    assert_eq!(functions(theirs).len(), 20);
+    assert_eq!(functions(objdump, theirs).len(), 20);
     assert_eq!(ours_ex, theirs_ex);
-    assert_eq!(dynamic_identity(&ours), dynamic_identity(theirs));
-    let (soname, defs) = dynamic_identity(&ours);
+    assert_eq!(dynamic_identity(objdump, ours), dynamic_identity(objdump, theirs));
+    let (soname, defs) = dynamic_identity(objdump, ours);
     assert_eq!(soname, "libxengnttab.so.1");
     assert_eq!(defs, ["VERS_1.0", "VERS_1.1", "VERS_1.0", "VERS_1.2", "VERS_1.1"]);
 }
 
+#[test]
+fn exports_versions_and_soname_equal_debians() {
+    require_file(DEBIAN_LIB, "libxengnttab1");
+    same_identity_as_debians("objdump", &our_cdylib(), Path::new(DEBIAN_LIB));
+}
+
+/// The arm64 build (`make lib TARGET=aarch64-unknown-linux-gnu`) against
+/// Debian's arm64 libxengnttab1, downloaded (never installed) into the
+/// arm64 rig's cache by testing/rig/debian-file.sh.
+#[test]
+fn arm64_exports_versions_and_soname_equal_debians_arm64() {
+    let ours = root().join("build/aarch64-unknown-linux-gnu/lib/libxengnttab.so.1.2");
+    assert!(ours.exists(), "{} missing: run `make lib TARGET=aarch64-unknown-linux-gnu` (make host-test does)", ours.display());
+    let theirs = run_ok(Command::new(root().join("testing/rig/debian-file.sh")).args(["libxengnttab1", "usr/lib/@MULTIARCH@/libxengnttab.so.1.2"]).env("RIG_ARCH", "arm64").env("RIG_DEBIAN", "12"));
+    let theirs = Path::new(theirs.trim());
+    assert!(theirs.ends_with("aarch64-linux-gnu/libxengnttab.so.1.2"), "{}", theirs.display());
+    same_identity_as_debians(ARM64_OBJDUMP, &ours, theirs);
+    needs_only_the_c_runtime_of(ARM64_OBJDUMP, &ours, "ld-linux-aarch64.so.1");
+}
+
+/// binutils-aarch64-linux-gnu (with gcc-aarch64-linux-gnu; .ci/run installs it):
+/// the host's objdump does not decode arm64 symbol versions.
+const ARM64_OBJDUMP: &str = "aarch64-linux-gnu-objdump";
+
 /// Upstream needs libxentoollog and libxentoolcore; ours finds them at run
 /// time when present and needs nothing but the C runtime.
-#[test]
-fn needs_only_the_c_runtime() {
-    let out = run_ok(Command::new("objdump").arg("-p").arg(our_cdylib()));
+fn needs_only_the_c_runtime_of(objdump: &str, lib: &Path, ldso: &str) {
+    let out = run_ok(Command::new(objdump).arg("-p").arg(lib));
     let needed: BTreeSet<&str> =
         out.lines().filter_map(|l| l.trim().strip_prefix("NEEDED")).map(str::trim).collect();
-    let allowed = BTreeSet::from(["libc.so.6", "libgcc_s.so.1", "ld-linux-x86-64.so.2"]);
+    let allowed = BTreeSet::from(["libc.so.6", "libgcc_s.so.1", ldso]);
     assert!(needed.is_subset(&allowed) && needed.contains("libc.so.6"), "NEEDED: {needed:?}");
+}
+
+#[test]
+fn needs_only_the_c_runtime() {
+    needs_only_the_c_runtime_of("objdump", &our_cdylib(), "ld-linux-x86-64.so.2");
 }
 
 fn compile(out: &Path, compiler: &str, flags: &[&str], include: &Path, link: &[&str]) {

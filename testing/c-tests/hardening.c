@@ -356,6 +356,19 @@ static void wrongkind_close(void *a, char *out, size_t outlen)
     APPEND(" then_gntshr_close=%s", rc_str(rc, errno));
 }
 
+/* What every library gives a fork child. On x86 PV the child inherits no
+ * gntdev mapping (the kernel sets VM_DONTCOPY where it maps by page-table
+ * modification), so upstream's unmap there fails too. On arm64 (auto-
+ * translated) the child inherits it, and upstream's unmap from the child
+ * succeeds, removing the parent's kernel record. */
+#if defined(__aarch64__)
+#define FORK_EVERY_LIBRARY \
+    "child_unmap=(0|-1 EINVAL) child_map=(ok|NULL EINVAL) child_close=0 parent_data=shared parent_unmap=0"
+#else
+#define FORK_EVERY_LIBRARY \
+    "child_unmap=-1 EINVAL child_map=(ok|NULL EINVAL) child_close=0 parent_data=shared parent_unmap=0"
+#endif
+
 static const struct bcase cases[] = {
     { "cap.map_grant_refs", cap_map_grant_refs, NULL, "NULL EINVAL" },
     { "cap.map_domain_grant_refs", cap_map_domain_grant_refs, NULL, "NULL EINVAL" },
@@ -364,8 +377,7 @@ static const struct bcase cases[] = {
     { "cap.grant_copy", cap_grant_copy, NULL, "-1 EINVAL" },
     { "cap.share_2pow28_pages", huge_share, "NULL " ERR " fast small", "NULL EINVAL fast small" },
     { "signal.unmap_in_handler_during_map", signal_unmap, "completed handled=some", NULL },
-    { "fork.child_uses_parents_handle", fork_child,
-      "child_unmap=-1 EINVAL child_map=(ok|NULL EINVAL) child_close=0 parent_data=shared parent_unmap=0",
+    { "fork.child_uses_parents_handle", fork_child, FORK_EVERY_LIBRARY,
       "child_unmap=-1 EINVAL child_map=NULL EINVAL child_close=0 parent_data=shared parent_unmap=0" },
     { "stale.unmap_reused_address", stale_unmap, "-1 EINVAL data=intact", NULL },
     { "stale.new_mapping_at_the_address", stale_then_new, "stale=-1 EINVAL new_unmap=0 xen_maps=0", NULL },

@@ -58,9 +58,27 @@ static void fail(int t, int i, const char *what)
     pthread_mutex_unlock(&lock);
 }
 
+/* On arm64 a fork child inherits gntdev mappings, and upstream's unmap from
+ * the child removes the parent's kernel record of the mapping: the parent's
+ * later mappings then show other pages, or fault (seen: "write not seen in
+ * the shared page", and SIGSEGV). hardening.c shows that once, in a child of
+ * its own; here upstream's run does not fork, so that the rest of the
+ * stress still compares. On x86 PV the child inherits no mapping and both
+ * libraries' unmaps fail. */
+#if defined(__aarch64__)
+#define FORK_HARMS_PARENT (!t_ours())
+#else
+#define FORK_HARMS_PARENT 0
+#endif
+
 static void fork_in_the_middle(void)
 {
     int status;
+    if (FORK_HARMS_PARENT) {
+        snprintf(fork_outcome, sizeof fork_outcome, "not done: the child's unmap would remove the parent's mapping");
+        forked = 1;
+        return;
+    }
     pid_t pid = fork();
     if (pid == 0) {
         int rc = xengnttab_unmap(gt, spare, 1), e = errno;
@@ -180,7 +198,7 @@ int main(void)
     obs("stress.fork", "%s", fork_outcome);
     check(cycles == NTHREADS * iters && !errors, "every cycle done without error");
     check(handled > 0, "the signal handler unmapped mappings");
-    check(forked && !strcmp(fork_outcome, "child refused, parent untouched"), "fork in the middle");
+    check(forked && (FORK_HARMS_PARENT || !strcmp(fork_outcome, "child refused, parent untouched")), "fork in the middle");
     check(xengntshr_unshare(gs, pages, 2 * NTHREADS) == 0, "unshare");
     return t_finish_released(gt, gs, fds0);
 }

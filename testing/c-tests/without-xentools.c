@@ -10,9 +10,14 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#if defined(__aarch64__)
+#define MULTIARCH "aarch64-linux-gnu"
+#else
+#define MULTIARCH "x86_64-linux-gnu"
+#endif
 static const char *const hidden[] = {
-    "/usr/lib/x86_64-linux-gnu/libxentoollog.so.1",
-    "/usr/lib/x86_64-linux-gnu/libxentoolcore.so.1",
+    "/usr/lib/" MULTIARCH "/libxentoollog.so.1",
+    "/usr/lib/" MULTIARCH "/libxentoolcore.so.1",
 };
 
 int main(int argc, char **argv)

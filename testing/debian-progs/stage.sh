@@ -28,7 +28,7 @@ done
 for d in "$P"/lib*; do
     # Each package ships the real file and a soname symlink: copy the file
     # under its soname only (the rig's cp -rL would duplicate a symlink).
-    for f in "$d"/usr/lib/x86_64-linux-gnu/lib*.so.*; do
+    for f in "$d"/usr/lib/$RIG_MULTIARCH/lib*.so.*; do
         [ -L "$f" ] || continue
         case $(basename "$f") in libxengnttab*) die "libxengnttab in $d" ;; esac
         cp -L "$f" "$OUT/lib/"

@@ -28,15 +28,26 @@ t0=$(date +%s)
 # dom0 has a KMS card (QEMU -vga cirrus, module cirrus); the host takes
 # screendumps of QEMU's display when dom0 asks (testing/rig/README.md).
 export RIG_VGA=cirrus RIG_SCREENDUMP=1 RIG_DOM0_MODULES="cirrus ${RIG_DOM0_MODULES:-}"
+# arm64: the test suite without its KMS screen part. The backend drives the
+# cirrus card there too (its dom0-side checks passed), but QEMU's cirrus-vga
+# on the virt machine shows a blank 8x1 display whatever dom0 draws, so the
+# screendumps cannot be compared (testing/display-test/README.md).
+SCREENS=1
+if [ "$RIG_ARCH" != amd64 ] && [ "$MODE" = test ] && [ -z "${DT_SUITE:-}" ]; then
+    SCREENS=0 DT_SUITE=$RIG_OUT/suite-test-$RIG_ARCH.txt
+    mkdir -p "$RIG_OUT"
+    sed '/^# On a real screen/,$d' "$DDIR/suite-test.txt" > "$DT_SUITE"
+    log "$RIG_ARCH: the KMS screen tests of suite-test.txt are not run (QEMU's cirrus-vga on the virt machine shows a blank display)"
+fi
 
 # --- programs: the backend, the hostile frontend, the guest's drawing program ---
-(cd "$TOP" && cargo build -q -p vdispl --release) || die "cargo build -p vdispl failed"
+(cd "$TOP" && cargo build -q -p vdispl --release "${RIG_CARGO_TARGET[@]}") || die "cargo build -p vdispl failed"
 STAGE=$RIG_OUT/stage
 rm -rf "$STAGE" && mkdir -p "$STAGE"/{guest,dom0,dom0-bin}
 G=$STAGE/guest
 mkdir -p "$G/tests/bin" "$G/usr/bin" "$G/opt/ours/lib"
-${CC:-cc} -O2 -Wall -Wextra -Werror -o "$G/tests/bin/dp-draw" "$DDIR/dp-draw.c" || die "building dp-draw failed"
-cp "$TOP/target/release/vdispl-hostile-frontend" "$XDIR/tests/xd-wait.sh" "$G/tests/bin/"
+"$RIG_CC" -O2 -Wall -Wextra -Werror -o "$G/tests/bin/dp-draw" "$DDIR/dp-draw.c" || die "building dp-draw failed"
+cp "$RIG_TARGET_DIR/release/vdispl-hostile-frontend" "$XDIR/tests/xd-wait.sh" "$G/tests/bin/"
 cp -a "$XD_PKGS"/xenstore-utils/usr/bin/xenstore* "$G/usr/bin/"
 cp -L "$OURS_LIB" "$G/opt/ours/lib/libxengnttab.so.1"
 t1=$(date +%s)
@@ -59,15 +70,15 @@ done
 cp -a "$XD_PKGS"/xenstore-utils/usr/bin/xenstore* "$D/usr/bin/"
 cp "$XDIR"/tests/{xd-lib.sh,xd-wait.sh,xd-toolstack} "$B/"
 cp "$DDIR"/tests/* "$B/"
-cp "$TOP/target/release/vdispl-backend" "$B/"
+cp "$RIG_TARGET_DIR/release/vdispl-backend" "$B/"
 SUITE=${DT_SUITE:-$DDIR/suite-$MODE.txt} TEST_BIN=$B RUST_LIST=/nonexistent OURS_LIB=$OURS_LIB \
-RIG_INIT=$XDIR/dom0-init RIG_EXTRA_ROOT=$D RIG_TEST_TIMEOUT=${RIG_TEST_TIMEOUT:-$([ "$MODE" = fairness ] && echo 600 || echo 300)} \
+RIG_INIT=$XDIR/dom0-init RIG_EXTRA_ROOT=$D RIG_TEST_TIMEOUT=${RIG_TEST_TIMEOUT:-$(( ($([ "$MODE" = fairness ] && echo 600 || echo 300)) * RIG_TIME_SCALE ))} \
     "$RIG_DIR/mkinitrd.sh" dom0 "$RIG_OUT/dom0.initrd.gz"
 t2=$(date +%s)
 
 # --- one boot, this project's library everywhere ---
-export RIG_CPU=${RIG_CPU:-qemu64,+svm,+npt} RIG_MEM=${RIG_MEM:-2048} RIG_RESULTS_MB=${RIG_RESULTS_MB:-200}
-export RIG_BOOT_TIMEOUT=${RIG_BOOT_TIMEOUT:-$(case $MODE in bench|fairness) echo 1500 ;; *) echo 600 ;; esac)}
+export RIG_CPU=${RIG_CPU:-$RIG_HAP_CPU} RIG_MEM=${RIG_MEM:-2048} RIG_RESULTS_MB=${RIG_RESULTS_MB:-200}
+export RIG_BOOT_TIMEOUT=${RIG_BOOT_TIMEOUT:-$(( $(case $MODE in bench|fairness) echo 1500 ;; *) echo 600 ;; esac) * RIG_TIME_SCALE ))}
 R=$RIG_OUT/results
 boot_args=()
 RIG_DOM0_ARGS="xdlib=ours" "$RIG_DIR/boot.sh" "$RIG_OUT/dom0.initrd.gz" "$R" display ||
@@ -95,9 +106,7 @@ case $MODE in
         check pattern dt-map 1024x768 8
         check pattern dt-map-bealloc 1024x768 8
         check hostile dt-hostile 64x32 30
-        screen dt-kms-zc 7
-        screen dt-kms-map 8
-        screen dt-kms-stop 9 ;;
+        [ "$SCREENS" = 0 ] || { screen dt-kms-zc 7; screen dt-kms-map 8; screen dt-kms-stop 9; } ;;
     demo)
         screen dt-demo 7
         check pattern dt-demo 1024x768 8

@@ -7,15 +7,8 @@
 # without GNTMAP_device_map for auto-translated exporters; for PVH/HVM domains).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
-SRCPKG=$1 OUT=$2
-TARBALL=$(ls "$SRCPKG"/usr/src/linux-source-*.tar.xz) || die "no tarball in $SRCPKG"
-
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-log "extracting gntdev sources from $(basename "$TARBALL")"
-tar -xJf "$TARBALL" -C "$WORK" --wildcards '*/drivers/xen/gntdev*' ||
-    die "cannot extract drivers/xen/gntdev* from $TARBALL"
-SRC=$(echo "$WORK"/*/)
+OUT=$2
+linux_source "$1" 'drivers/xen/gntdev*'
 
 # variant DIR PATCH...: copy the sources, apply the patches (must apply exactly), build.
 variant() {

@@ -18,11 +18,23 @@
 # private state in the cache (own sources file, lists, archives; the host's
 # apt configuration is untouched). The archive is the host's own Debian mirror.
 RIG_APT_DIR=$RIG_CACHE_DIR/apt
+# The host's own release on another architecture keeps the host's sources
+# (its updates and security suites too, so both architectures get the same
+# Xen and kernel builds) with private lists.
 RIG_APT_OPTS=(-o APT::Sandbox::User=root -o DPkg::Lock::Timeout=600)
+RIG_OWN_SOURCES=0
+[ "$(. /etc/os-release && echo "${VERSION_CODENAME:-}")" = "$RIG_CODENAME" ] || RIG_OWN_SOURCES=1
 if [ "$RIG_NATIVE" = 0 ]; then
-    RIG_APT_OPTS+=(-o "Dir::Etc::sourcelist=$RIG_APT_DIR/sources.list" -o Dir::Etc::sourceparts=-
-                   -o "Dir::State::Lists=$RIG_APT_DIR/lists" -o "Dir::Cache=$RIG_APT_DIR/cache"
+    [ "$RIG_OWN_SOURCES" = 0 ] ||
+        RIG_APT_OPTS+=(-o "Dir::Etc::sourcelist=$RIG_APT_DIR/sources.list" -o Dir::Etc::sourceparts=-)
+    RIG_APT_OPTS+=(-o "Dir::State::Lists=$RIG_APT_DIR/lists" -o "Dir::Cache=$RIG_APT_DIR/cache"
                    -o "Dir::State::status=$RIG_APT_DIR/status")
+    # Another architecture's packages (never installed): its lists, and the
+    # host's architecture's too, for the kernel build tools that run on the host
+    # (linux-kbuild) at exactly the image's version.
+    [ "$(dpkg --print-architecture)" = "$RIG_DEB_ARCH" ] ||
+        RIG_APT_OPTS+=(-o "APT::Architecture=$RIG_DEB_ARCH" -o "APT::Architectures::=$RIG_DEB_ARCH"
+                       -o "APT::Architectures::=$(dpkg --print-architecture)")
 fi
 rig_apt_get() { apt-get "${RIG_APT_OPTS[@]}" "$@"; }
 rig_apt_cache() { apt-cache "${RIG_APT_OPTS[@]}" "$@"; }
@@ -58,6 +70,12 @@ host_archive() {
 rig_apt_init() {
     [ "$RIG_NATIVE" = 0 ] || return 0
     local uri line
+    if [ "$RIG_OWN_SOURCES" = 0 ]; then
+        mkdir -p "$RIG_APT_DIR"/lists/partial "$RIG_APT_DIR"/cache/archives/partial
+        touch "$RIG_APT_DIR/status"
+        ls "$RIG_APT_DIR"/lists/*_Packages* > /dev/null 2>&1 || apt_update
+        return 0
+    fi
     uri=$(host_archive)
     [ -n "$uri" ] || die "cannot find the host's Debian archive in /etc/apt/sources.list{,.d/} (needed for $RIG_CODENAME's packages)"
     line="deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri $RIG_CODENAME main"
@@ -109,14 +127,15 @@ apt_retrying() {
     (set -e; RIG_APT_PASS=2; "$@")
 }
 
-# rig_abi: kernel ABI of Debian's current amd64 image, e.g. 6.1.0-56 (older
-# ABIs vanish from the archive, so it is looked up, not pinned). RIG_ABI overrides.
+# rig_abi: kernel ABI of Debian's current image for the architecture, e.g.
+# 6.1.0-56 (older ABIs vanish from the archive, so it is looked up, not
+# pinned). RIG_ABI overrides.
 rig_abi() {
     if [ -n "${RIG_ABI:-}" ]; then echo "$RIG_ABI"; return; fi
-    local dep
-    dep=$(rig_apt_cache depends linux-image-amd64 2>/dev/null |
-          sed -n 's/.*Depends: linux-image-\(.*\)-amd64$/\1/p' | head -n1)
-    [ -n "$dep" ] || apt_stale "cannot find the kernel ABI from linux-image-amd64"
+    local dep a=$RIG_DEB_ARCH
+    dep=$(rig_apt_cache depends "linux-image-$a" 2>/dev/null |
+          sed -n "s/.*Depends: linux-image-\\(.*\\)-$a\$/\\1/p" | head -n1)
+    [ -n "$dep" ] || apt_stale "cannot find the kernel ABI from linux-image-$a"
     echo "$dep"
 }
 
@@ -277,6 +296,6 @@ make_root() {
 # download left in DIR, if any (apt writes an epoch's colon as %3a).
 cached_deb() {
     local f v=${3:+${3//:/%3a}_}
-    for f in "$1/${2}_$v"*.deb; do [ -f "$f" ] && echo "$f" && return; done
+    for f in "$1/${2%%:*}_$v"*.deb; do [ -f "$f" ] && echo "$f" && return; done
     return 0
 }

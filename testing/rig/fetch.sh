@@ -13,13 +13,14 @@ set -euo pipefail
 main() {
     mkdir -p "$RIG_CACHE_DIR"/{debs,pkgs,stamps}
     ABI=$(rig_abi)
-    KREL=$ABI-amd64
-    local hyp=xen-hypervisor-$RIG_XEN-amd64 src=linux-source-$RIG_LINUX p
+    KREL=$ABI-$RIG_DEB_ARCH
+    local hyp=xen-hypervisor-$RIG_XEN-$RIG_DEB_ARCH src=linux-source-$RIG_LINUX p
     XENLIBS="libxengnttab1 libxentoollog1 libxentoolcore1 libxenevtchn1"
     declare -A VER=()
     candidate_versions VER "linux-image-$KREL" "$hyp" busybox-static $XENLIBS
 
-    ensure_host_pkgs qemu-system-x86 cpio busybox-static gzip xz-utils kmod make gcc libc6-dev \
+    # shellcheck disable=SC2046
+    ensure_host_pkgs $(arch_host_pkgs) cpio busybox-static gzip xz-utils kmod make gcc libc6-dev \
         libxen-dev python3 $([ "$RIG_NATIVE" = 0 ] || echo "linux-headers-$KREL")
 
     fetch_pkg "$RIG_CACHE_DIR" "$hyp" VER
@@ -29,10 +30,14 @@ main() {
     for p in $XENLIBS; do fetch_pkg "$RIG_CACHE_DIR" "$p" VER; done
     XENVER=${VER[$hyp]}
 
-    # Multiboot needs the uncompressed (32-bit ELF) hypervisor.
+    # The hypervisor as QEMU's -kernel takes it: x86's multiboot loader needs
+    # the uncompressed (32-bit ELF) image; arm64's is already a plain Image.
     XEN_ELF=$RIG_CACHE_DIR/xen-$XENVER.elf
     if [ ! -s "$XEN_ELF" ]; then
-        zcat "$RIG_CACHE_DIR/pkgs/$hyp/boot/xen-$RIG_XEN-amd64.gz" > "$XEN_ELF.tmp"
+        case $RIG_DEB_ARCH in
+            amd64) zcat "$RIG_CACHE_DIR/pkgs/$hyp/boot/xen-$RIG_XEN-amd64.gz" > "$XEN_ELF.tmp" ;;
+            *) cp "$RIG_CACHE_DIR/pkgs/$hyp/boot/xen-$RIG_XEN-$RIG_DEB_ARCH" "$XEN_ELF.tmp" ;;
+        esac
         mv "$XEN_ELF.tmp" "$XEN_ELF"
     fi
     KPKG=$RIG_CACHE_DIR/pkgs/linux-image-$KREL
@@ -48,19 +53,38 @@ main() {
 
     BUSYBOX=$(usr_moved "$RIG_CACHE_DIR/pkgs/busybox-static" bin/busybox)
     userland
-    [ "$RIG_NATIVE" = 1 ] || buildroot
+    if [ -n "$RIG_CROSS" ]; then cross_roots
+    elif [ "$RIG_NATIVE" = 0 ]; then buildroot; fi
 
-    # The dma-buf gntdev needs linux-source of exactly the image's version.
+    # The dma-buf gntdev, and drm_xen_front where the image lacks it (Debian's
+    # arm64 kernel), need linux-source of exactly the image's version.
     GNTDEV_DIR=$RIG_CACHE_DIR/gntdev-$KVER
-    if [ ! -e "$RIG_CACHE_DIR/stamps/gntdev-$KVER" ]; then
+    local want_front=0
+    grep -q '/drm_xen_front\.ko' "$MODDIR/modules.dep" || want_front=1
+    if [ ! -e "$RIG_CACHE_DIR/stamps/gntdev-$KVER" ] ||
+       { [ "$want_front" = 1 ] && [ ! -e "$RIG_CACHE_DIR/stamps/drm-xen-front-$KVER" ]; }; then
         VER[$src]=$KVER
         fetch_pkg "$RIG_CACHE_DIR" "$src" VER exact
         write_env
-        "$RIG_DIR/build-gntdev.sh" "$RIG_CACHE_DIR/pkgs/$src" "$GNTDEV_DIR"
-        touch "$RIG_CACHE_DIR/stamps/gntdev-$KVER"
-        # The 150 MB source is needed only for this build: drop it (and its stamp).
+        if [ ! -e "$RIG_CACHE_DIR/stamps/gntdev-$KVER" ]; then
+            "$RIG_DIR/build-gntdev.sh" "$RIG_CACHE_DIR/pkgs/$src" "$GNTDEV_DIR"
+            touch "$RIG_CACHE_DIR/stamps/gntdev-$KVER"
+        fi
+        if [ "$want_front" = 1 ]; then
+            "$RIG_DIR/build-drm-xen-front.sh" "$RIG_CACHE_DIR/pkgs/$src" "$GNTDEV_DIR"
+            touch "$RIG_CACHE_DIR/stamps/drm-xen-front-$KVER"
+        fi
+        # The 150 MB source is needed only for these builds: drop it (and its stamp).
         rm -rf "$RIG_CACHE_DIR/pkgs/$src" "$RIG_CACHE_DIR"/debs/"$src"_*.deb "$RIG_CACHE_DIR"/stamps/pkg-"$src"_*
     fi
+    # drm_xen_front goes into the image's module tree, so that images take it
+    # (with its dependencies) like any of Debian's modules.
+    if [ "$want_front" = 1 ]; then
+        mkdir -p "$MODDIR/extra"
+        cp "$GNTDEV_DIR/drm_xen_front.ko" "$MODDIR/extra/"
+        depmod -b "$base" "$KREL" || die "depmod failed for $KREL"
+    fi
+    dmabuf_reader
     write_env
     log "fetch done (Debian $RIG_DEBIAN: kernel $KREL $KVER, xen $XENVER)"
 }
@@ -110,6 +134,57 @@ buildroot() {
     [ -e "$BUILDROOT/usr/bin/awk" ] || ln -s mawk "$BUILDROOT/usr/bin/awk"
 }
 
+# The test module that reads exported dma-bufs from the kernel
+# (testing/xdomain/kmod: gntdev's dma-bufs have no mmap), built once per kernel and
+# version of its source; dom0 images carry it (mkinitrd.sh).
+dmabuf_reader() {
+    local k=$TOP/testing/xdomain/kmod sum w
+    sum=$(cat "$k/Kbuild" "$k/xd_dmabuf_reader.c" | md5sum | cut -c1-12)
+    READER_KO=$RIG_CACHE_DIR/gntdev-$KVER/reader-$sum/xd_dmabuf_reader.ko
+    [ -s "$READER_KO" ] && return
+    write_env
+    w=$(dirname "$READER_KO")
+    rm -rf "$w" && mkdir -p "$w"
+    cp "$k/Kbuild" "$k/xd_dmabuf_reader.c" "$w/"
+    "$RIG_DIR/kbuild.sh" "$w" > "$w/build.log" 2>&1 || { cat "$w/build.log" >&2; die "building testing/xdomain/kmod failed"; }
+    [ -s "$READER_KO" ] || die "testing/xdomain/kmod built no xd_dmabuf_reader.ko"
+}
+
+# The host packages of this architecture: its emulator, and for another
+# architecture the cross-compiler and C library.
+arch_host_pkgs() {
+    case $RIG_DEB_ARCH in
+        amd64) echo qemu-system-x86 ;;
+        arm64) echo qemu-system-arm ;;
+        *) die "no emulator known for $RIG_DEB_ARCH" ;;
+    esac
+    [ -z "$RIG_CROSS" ] || echo "gcc-$RIG_MULTIARCH libc6-dev-$RIG_DEB_ARCH-cross"
+}
+
+# Another architecture: modules are cross-built with the host's compiler
+# against exactly the image's headers and the host-architecture build tools
+# of the same version (KHEADERS; testing/rig/kbuild.sh), and programs for its domains
+# against its Xen libraries and headers (XEN_SYSROOT, also linked as
+# build/<arch>/xensysroot for the Makefiles), all unpacked, never installed.
+cross_roots() {
+    local host h
+    host=$(dpkg --print-architecture)
+    h=$RIG_CACHE_DIR/kheaders/usr/src/linux-headers
+    KHEADERS=$RIG_CACHE_DIR/kheaders
+    make_root "$KHEADERS" "linux-headers-$KREL=$KVER" "linux-headers-$ABI-common=$KVER" \
+        "linux-kbuild-$RIG_LINUX:$host=$KVER"
+    # The headers' Makefile names the common headers by their installed path.
+    grep -q "$KHEADERS" "$h-$KREL/Makefile" ||
+        sed -i "s|/usr/src/|$KHEADERS/usr/src/|g" "$h-$KREL/Makefile"
+    XEN_SYSROOT=$RIG_CACHE_DIR/xensysroot
+    declare -A XV=()
+    candidate_versions XV libxen-dev libxenstore4
+    make_root "$XEN_SYSROOT" "libxen-dev=${XV[libxen-dev]}" "libxenstore4=${XV[libxenstore4]}" \
+        $(for p in $XENLIBS; do echo "$p=${VER[$p]}"; done)
+    mkdir -p "$RIG_BUILD"
+    ln -sfn "$XEN_SYSROOT" "$RIG_BUILD/xensysroot"
+}
+
 write_env() {
     cat > "$RIG_CACHE_DIR/current.env" <<ENV
 RIG_DEBIAN=$RIG_DEBIAN
@@ -123,10 +198,13 @@ MODDIR=$MODDIR
 BUSYBOX=$BUSYBOX
 GNTDEV_KO=$GNTDEV_DIR/xen-gntdev.ko
 GNTDEV_EXPFIX_KO=$GNTDEV_DIR/xen-gntdev-expfix.ko
+DMABUF_READER_KO=${READER_KO:-}
 XENLIB_PKGS="$RIG_CACHE_DIR/pkgs/libxentoollog1 $RIG_CACHE_DIR/pkgs/libxentoolcore1 $RIG_CACHE_DIR/pkgs/libxenevtchn1"
 UPSTREAM_GNTTAB_PKG=$RIG_CACHE_DIR/pkgs/libxengnttab1
 USERLAND=$USERLAND
 BUILDROOT=${BUILDROOT:-}
+KHEADERS=${KHEADERS:-}
+XEN_SYSROOT=${XEN_SYSROOT:-}
 ENV
 }
 

@@ -14,6 +14,11 @@ HOST_PKGS=(
   linux-libc-dev                                     # kernel headers for the ABI test
   libxengnttab1 libxen-dev libxenevtchn1             # the reference library and headers
   qemu-system-x86 cpio busybox-static xz-utils kmod  # the real-Xen rig
+  qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross  # arm64: its rig, cross builds
   python3 strace
 )
 apt_retrying ensure_host_pkgs "${HOST_PKGS[@]}"
+# The Rust standard library for the arm64 builds (make lib TARGET=...).
+command -v rustup > /dev/null || die "rustup not found: the arm64 builds need its aarch64-unknown-linux-gnu target"
+rustup target list --installed | grep -qx aarch64-unknown-linux-gnu ||
+    rustup target add aarch64-unknown-linux-gnu >&2 || die "rustup target add aarch64-unknown-linux-gnu failed"

@@ -4,11 +4,18 @@
 # The host's own release builds against the installed linux-headers-<abi>.
 # Another release's kernel tools need that release's glibc and compiler, so
 # the build runs in its build root (testing/rig/fetch.sh: its gcc, make and exactly
-# the image's headers) with chroot, on a scratch copy of DIR.
+# the image's headers) with chroot, on a scratch copy of DIR. Another
+# architecture's modules are cross-built with the host's compiler against the
+# image's unpacked headers and build tools (KHEADERS, testing/rig/fetch.sh).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 DIR=$(cd "$1" && pwd)
 . "$RIG_CACHE_DIR/current.env"
+if [ -n "$RIG_CROSS" ]; then
+    HDRS=$KHEADERS/usr/src/linux-headers-$KREL
+    [ -d "$HDRS" ] || die "no linux-headers-$KREL in $KHEADERS (testing/rig/fetch.sh)"
+    exec make -s -C "$HDRS" M="$DIR" ARCH="$RIG_KARCH" CROSS_COMPILE="$RIG_CROSS" modules
+fi
 if [ -z "$BUILDROOT" ]; then
     HDRS=/usr/src/linux-headers-$KREL
     [ -d "$HDRS" ] || die "missing $HDRS (apt-get install linux-headers-$KREL)"

@@ -3,10 +3,10 @@
 # ROLE picks testing/rig/ROLE/init and the module list; ROLE=dom0 also packs the test
 # payload. A guest initramfs later is the same builder with another ROLE.
 # Inputs (env, defaults relative to the repository):
-#   OURS_LIB   our library     (build/lib/libxengnttab.so.1.2)
+#   OURS_LIB   our library     (build[/<rust target>]/lib/libxengnttab.so.1.2)
 #   SUITE      suite list      (testing/c-tests/suite.txt)
-#   TEST_BIN   test programs   (build/c-tests/bin)
-#   RUST_LIST  rust tests list (build/rust-tests/list, may be absent; mode "ours")
+#   TEST_BIN   test programs   (build[/<arch>]/c-tests/bin)
+#   RUST_LIST  rust tests list (build[/<arch>]/rust-tests/list, may be absent; mode "ours")
 #   RIG_TEST_TIMEOUT  per-run timeout in seconds inside the domain (60)
 # Also writes $RIG_OUT/ROLE.suite.txt: the effective suite, for report.py.
 set -euo pipefail
@@ -20,10 +20,10 @@ INIT=${RIG_INIT:-$RIG_DIR/$ROLE/init}
 [ -f "$RIG_CACHE_DIR/current.env" ] || die "run testing/rig/fetch.sh first"
 . "$RIG_CACHE_DIR/current.env"
 
-OURS_LIB=${OURS_LIB:-$TOP/build/lib/libxengnttab.so.1.2}
+OURS_LIB=${OURS_LIB:-$RIG_LIB_DIR/libxengnttab.so.1.2}
 SUITE=${SUITE:-$TOP/testing/c-tests/suite.txt}
-TEST_BIN=${TEST_BIN:-$TOP/build/c-tests/bin}
-RUST_LIST=${RUST_LIST:-$TOP/build/rust-tests/list}
+TEST_BIN=${TEST_BIN:-$RIG_ARCH_BUILD/c-tests/bin}
+RUST_LIST=${RUST_LIST:-$RIG_ARCH_BUILD/rust-tests/list}
 
 # Modules each role loads (dependencies are added from modules.dep).
 # RIG_DISK_MODULES (common.sh) carry the results disk: virtio_pci/virtio_blk
@@ -36,12 +36,17 @@ esac
 
 ST=$(mktemp -d)
 trap 'rm -rf "$ST"' EXIT
-mkdir -p "$ST"/{bin,dev,proc,sys,tmp,etc,lib64,lib/x86_64-linux-gnu,usr/lib/x86_64-linux-gnu}
+MA=$RIG_MULTIARCH  # the architecture's library directory
+mkdir -p "$ST"/{bin,dev,proc,sys,tmp,etc,lib64,lib/$MA,usr/lib/$MA}
 mkdir -p "$ST/lib/modules/$KREL" "$ST/tests/bin" "$ST/opt/upstream/lib" "$ST/opt/ours/lib"
 
 # busybox with one link per applet
 cp "$BUSYBOX" "$ST/bin/busybox"
-for a in $("$BUSYBOX" --list); do [ "$a" = busybox ] || ln -s busybox "$ST/bin/$a"; done
+# Another architecture's busybox cannot run here: the host's of the same
+# release (busybox-static, same applets) lists them.
+BB_LIST=$BUSYBOX
+[ -z "$RIG_CROSS" ] || BB_LIST=busybox
+for a in $("$BB_LIST" --list); do [ "$a" = busybox ] || ln -s busybox "$ST/bin/$a"; done
 install -m 755 "$INIT" "$ST/init"
 if [ -n "${RIG_EXTRA_ROOT:-}" ]; then
     [ -d "$RIG_EXTRA_ROOT" ] || die "RIG_EXTRA_ROOT $RIG_EXTRA_ROOT is not a directory"
@@ -85,12 +90,14 @@ GNTDEV_PATH=$(mod_path xen-gntdev)
 cp "$GNTDEV_KO" "$ST/lib/modules/$KREL/${GNTDEV_PATH%.xz}"
 mkdir -p "$ST/lib/modules/extra"
 cp "$GNTDEV_EXPFIX_KO" "$ST/lib/modules/extra/xen-gntdev-expfix.ko"
+# The test module that reads exported dma-bufs (testing/rig/fetch.sh), for dom0's tests.
+[ "$ROLE" != dom0 ] || cp "$DMABUF_READER_KO" "$ST/lib/modules/extra/xd_dmabuf_reader.ko"
 printf '%s\n' "${ORDER[@]%.xz}" > "$ST/etc/modules.load"
 
 # --- libraries ---
 # Debian's helper libraries in the normal path; libxengnttab only under /opt.
-for d in $XENLIB_PKGS; do cp -a "$d"/usr/lib/x86_64-linux-gnu/*.so.* "$ST/usr/lib/x86_64-linux-gnu/"; done
-cp -L "$UPSTREAM_GNTTAB_PKG/usr/lib/x86_64-linux-gnu/libxengnttab.so.1" "$ST/opt/upstream/lib/libxengnttab.so.1"
+for d in $XENLIB_PKGS; do cp -a "$d"/usr/lib/$MA/*.so.* "$ST/usr/lib/$MA/"; done
+cp -L "$UPSTREAM_GNTTAB_PKG/usr/lib/$MA/libxengnttab.so.1" "$ST/opt/upstream/lib/libxengnttab.so.1"
 
 if [ "$ROLE" = dom0 ]; then
     [ -f "$OURS_LIB" ] || die "our library not found: $OURS_LIB (make lib, or set OURS_LIB)"
@@ -131,26 +138,45 @@ fi
 # libraries unpacked in USERLAND: then its own ld.so lists the closure, which
 # must come from USERLAND or the image, never from the host.
 U=${USERLAND:-}
-LIBDIRS=$U/usr/lib/x86_64-linux-gnu
-[ -n "$U" ] || LIBDIRS=/lib/x86_64-linux-gnu
-cp -L "$U/lib64/ld-linux-x86-64.so.2" "$ST/lib64/"
-cp -L "$LIBDIRS/libgcc_s.so.1" "$ST/lib/x86_64-linux-gnu/"
-LIBPATH=$ST/opt/upstream/lib:$ST/usr/lib/x86_64-linux-gnu${U:+:$LIBDIRS}
+LIBDIRS=$U/usr/lib/$MA
+[ -n "$U" ] || LIBDIRS=/lib/$MA
+mkdir -p "$ST/$(dirname "$RIG_LDSO")"
+cp -L "$U/$RIG_LDSO" "$ST/$RIG_LDSO"
+cp -L "$LIBDIRS/libgcc_s.so.1" "$ST/lib/$MA/"
+LIBPATH=$ST/opt/upstream/lib:$ST/usr/lib/$MA${U:+:$LIBDIRS}
 list_libs() {  # the loader's view of ELF file $1 (ldd's output format)
     if [ -z "$U" ]; then LD_LIBRARY_PATH=$LIBPATH ldd "$1" 2>&1
-    else "$U/lib64/ld-linux-x86-64.so.2" --inhibit-cache --library-path "$LIBPATH" --list "$1" 2>&1; fi
+    elif [ -n "$RIG_CROSS" ]; then needed_closure "$1"
+    else "$U/$RIG_LDSO" --inhibit-cache --library-path "$LIBPATH" --list "$1" 2>&1; fi
+}
+# Another architecture's loader cannot run here: its closure is read from
+# the NEEDED entries (readelf reads any ELF), searched along LIBPATH as ld.so
+# would, printed as ldd prints it.
+needed_closure() {
+    local todo=("$1") seen=" " f n d found
+    while [ ${#todo[@]} -gt 0 ]; do
+        f=${todo[0]} todo=("${todo[@]:1}")
+        for n in $(readelf -d "$f" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p'); do
+            case $seen in *" $n "*) continue ;; esac
+            seen+="$n " found=
+            for d in ${LIBPATH//:/ }; do [ -e "$d/$n" ] && { found=$(readlink -f "$d/$n"); break; }; done
+            if [ -z "$found" ]; then echo "	$n => not found"; continue; fi
+            echo "	$n => $found (0x0)"
+            todo+=("$found")
+        done
+    done
 }
 while read -r f; do
     head -c4 "$f" | grep -q 'ELF' || continue
     out=$(list_libs "$f") || continue  # static: nothing to add
     if grep -q 'not found' <<<"$out"; then die "$f: missing libraries: $(grep 'not found' <<<"$out")"; fi
     while read -r soname _ path _; do
-        case $soname in libxengnttab.so*|/*) continue ;; esac  # only under /opt; ld.so is in place
+        case $soname in libxengnttab.so*|/*|"${RIG_LDSO##*/}") continue ;; esac  # only under /opt; ld.so is in place
         case $U:$path in :*|*:"$ST"/*|"$U":"$U"/*) ;;
             *) die "$f needs $soname, found only on the host ($path), not in Debian $RIG_DEBIAN's userland" ;;
         esac
-        [ -e "$ST/lib/x86_64-linux-gnu/$soname" ] || [ -e "$ST/usr/lib/x86_64-linux-gnu/$soname" ] ||
-            cp -L "$path" "$ST/lib/x86_64-linux-gnu/$soname"
+        [ -e "$ST/lib/$MA/$soname" ] || [ -e "$ST/usr/lib/$MA/$soname" ] ||
+            cp -L "$path" "$ST/lib/$MA/$soname"
     done < <(grep '=> /' <<<"$out")
 done < <(find "$ST/tests" "$ST/opt" "$ST/usr/lib" -type f
            for d in usr/bin usr/sbin usr/libexec; do [ ! -d "$ST/$d" ] || find "$ST/$d" -type f; done)
@@ -163,7 +189,7 @@ cat > "$ST/etc/rig.conf" <<CONF
 RIG_DOMAIN=$ROLE
 RIG_RESULTS_DEV=$RIG_RESULTS_DEV
 RIG_DOM0_MODE=$RIG_DOM0_MODE
-RIG_TEST_TIMEOUT=${RIG_TEST_TIMEOUT:-60}
+RIG_TEST_TIMEOUT=${RIG_TEST_TIMEOUT:-$((60 * RIG_TIME_SCALE))}
 KREL=$KREL
 RIG_XEN=$RIG_XEN
 ${RIG_CONF_EXTRA:-}

@@ -7,7 +7,7 @@
 RIG_DEBIAN ?= 12
 export RIG_DEBIAN
 include testing/rig/release/debian$(RIG_DEBIAN).env
-RIG_BUILD := $(BUILD)$(if $(RIG_SUB),/$(RIG_SUB))
+RIG_BUILD := $(BUILD)$(if $(RIG_ARCH_SUB),/$(RIG_ARCH_SUB))$(if $(RIG_SUB),/$(RIG_SUB))
 .PHONY: xen-test rig-fetch rig-selftest
 
 xen-test: lib c-tests rust-xen-tests

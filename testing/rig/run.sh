@@ -20,7 +20,7 @@ if [ -n "${RIG_SELFTEST:-}" ]; then
         *) die "RIG_SELFTEST must be 1, broken or crash" ;;
     esac
     export TEST_BIN=$RIG_OUT/selftest/bin RUST_LIST=/nonexistent
-    export OURS_LIB=${OURS_LIB:-$(. "$RIG_CACHE_DIR/current.env"; echo "$UPSTREAM_GNTTAB_PKG/usr/lib/x86_64-linux-gnu/libxengnttab.so.1")}
+    export OURS_LIB=${OURS_LIB:-$(. "$RIG_CACHE_DIR/current.env"; echo "$UPSTREAM_GNTTAB_PKG/usr/lib/$RIG_MULTIARCH/libxengnttab.so.1")}
     DIFFS=$ST/differences.txt
     "$ST/build.sh" "$TEST_BIN"
 fi

@@ -61,7 +61,12 @@ def main():
             path = os.path.join(out, tag + ".ppm")
             t0 = time.time()
             try:
-                r = qmp(sock, {"execute": "screendump", "arguments": {"filename": path}})
+                args = {"filename": path}
+                # RIG_SCREEN_DEVICE: the card's id where it is not QEMU's
+                # first console (arm64: a PCI card beside the serial console).
+                if os.environ.get("RIG_SCREEN_DEVICE"):
+                    args["device"] = os.environ["RIG_SCREEN_DEVICE"]
+                r = qmp(sock, {"execute": "screendump", "arguments": args})
                 status = "ok" if "return" in r else "error " + json.dumps(r.get("error"))
             except OSError as e:
                 status = f"error {e}"

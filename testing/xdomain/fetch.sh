@@ -10,13 +10,17 @@ set -euo pipefail
 XC=$RIG_CACHE_DIR/xdomain
 XU=xen-utils-$RIG_XEN
 
+# Debian builds qemu-system-xen (the disk backend of xd-disk) for amd64 only.
+QEMU_PKGS="qemu-system-xen qemu-system-data" QEMU_FILES="qemu-system-xen/usr/libexec/xen-qemu-system-i386 qemu-system-data/usr/share/qemu/keymaps"
+[ "$RIG_ARCH" = amd64 ] || QEMU_PKGS= QEMU_FILES=
+
 main() {
     mkdir -p "$XC"/{debs,pkgs,stamps}
-    fetch_pkgs "$XC" "$XU" xenstore-utils qemu-system-xen qemu-system-data
+    # shellcheck disable=SC2086
+    fetch_pkgs "$XC" "$XU" xenstore-utils $QEMU_PKGS
     local P=$XC/pkgs f XB=usr/lib/xen-$RIG_XEN/bin
     for f in "$XU/$XB/xl" "$XU/$XB/xenstored" "$XU/$XB/xenconsoled" "$XU/$XB/xen-init-dom0" \
-             "$XU/$XB/vchan-socket-proxy" xenstore-utils/usr/bin/xenstore-read \
-             qemu-system-xen/usr/libexec/xen-qemu-system-i386 qemu-system-data/usr/share/qemu/keymaps; do
+             "$XU/$XB/vchan-socket-proxy" xenstore-utils/usr/bin/xenstore-read $QEMU_FILES; do
         [ -e "$P/$f" ] || die "expected $f in the fetched packages (layout changed?)"
     done
     echo "XD_PKGS=$P" > "$XC/current.env"

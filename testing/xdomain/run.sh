@@ -3,7 +3,7 @@
 # (once per library: xenstored/xenconsoled/QEMU and the guests all use it), then
 # judge both boots' results together with testing/rig/report.py.
 # Settings: OURS_LIB, RIG_OUT (build[/<release>]/rig-xdomain), XD_SUITE (testing/xdomain/suite.txt),
-# XD_LIBS ("upstream ours"), RIG_BOOT_TIMEOUT (per boot, 480), RIG_TEST_TIMEOUT (150),
+# XD_LIBS ("upstream ours"), RIG_BOOT_TIMEOUT (per boot, 480 x RIG_TIME_SCALE), RIG_TEST_TIMEOUT (150 x the same),
 # RIG_DOM0_MODE (pv; pvh: a PVH dom0 with xen-gntdev-expfix.ko, output in
 # build/rig-xdomain-pvh, suite suite-pvh-dom0.txt unless XD_SUITE is set),
 # XD_EXTRA_BIN (a directory of more programs for dom0's /tests/bin: the
@@ -16,10 +16,11 @@ if [ "${RIG_DOM0_MODE:-pv}" = pvh ]; then
     RIG_OUT_NAME=rig-xdomain-pvh
 fi
 . "$XDIR/../rig/common.sh"
+[ "$RIG_ARCH" = amd64 ] || XD_SUITE=${XD_SUITE:-$XDIR/suite-$RIG_ARCH.txt}
 export RIG_OUT
 t0=$(date +%s)
 . "$XDIR/env.sh"
-BIN=$TOP/build/xdomain/bin
+BIN=$RIG_ARCH_BUILD/xdomain/bin
 [ -x "$BIN/xd-toolstack" ] || die "test programs not built: make -C testing/xdomain"
 t1=$(date +%s)
 
@@ -33,13 +34,9 @@ cp -a "$BIN/." "$G/tests/bin/"
 cp -a "$XD_PKGS"/xenstore-utils/usr/bin/xenstore* "$G/usr/bin/"
 cp -a "$XD_PKGS/xen-utils-$RIG_XEN/$XB/vchan-socket-proxy" "$G/$XB/"
 cp -L "$OURS_LIB" "$G/opt/ours/lib/libxengnttab.so.1"
-# The kernel test module that reads exported dma-bufs (built like testing/rig/build-gntdev.sh).
-KW=$RIG_OUT/kmod
-rm -rf "$KW" && mkdir -p "$KW" "$G/lib/modules/extra"
-cp "$XDIR"/kmod/{Kbuild,xd_dmabuf_reader.c} "$KW/"
-"$RIG_DIR/kbuild.sh" "$KW" > "$KW/build.log" 2>&1 ||
-    { cat "$KW/build.log" >&2; die "building testing/xdomain/kmod failed"; }
-cp "$KW/xd_dmabuf_reader.ko" "$G/lib/modules/extra/"
+# The kernel test module that reads exported dma-bufs (built by testing/rig/fetch.sh).
+mkdir -p "$G/lib/modules/extra"
+cp "$DMABUF_READER_KO" "$G/lib/modules/extra/"
 RIG_INIT=$XDIR/guest-init RIG_EXTRA_ROOT=$G \
 RIG_MODULES="xen-evtchn xen-gntdev xen-gntalloc xenfs xen-blkfront drm drm_shmem_helper vgem" \
     "$RIG_DIR/mkinitrd.sh" guest "$RIG_OUT/guest.initrd.gz"
@@ -53,19 +50,19 @@ for b in xl xenstored xenconsoled xen-init-dom0 vchan-socket-proxy libxl-save-he
     cp -a "$XD_PKGS/xen-utils-$RIG_XEN/$XB/$b" "$D/$XB/"
 done
 cp -a "$XD_PKGS"/xenstore-utils/usr/bin/xenstore* "$D/usr/bin/"
-cp -a "$XD_PKGS/qemu-system-xen/usr/libexec/xen-qemu-system-i386" "$D/usr/libexec/"
-cp -a "$XD_PKGS/qemu-system-data/usr/share/qemu/keymaps" "$D/usr/share/qemu/"
+if [ "$RIG_ARCH" = amd64 ]; then  # (testing/xdomain/fetch.sh: QEMU is amd64's only)
+    cp -a "$XD_PKGS/qemu-system-xen/usr/libexec/xen-qemu-system-i386" "$D/usr/libexec/"
+    cp -a "$XD_PKGS/qemu-system-data/usr/share/qemu/keymaps" "$D/usr/share/qemu/"
+fi
 [ -z "${XD_EXTRA_BIN:-}" ] || { mkdir -p "$D/tests/bin" && cp -a "$XD_EXTRA_BIN/." "$D/tests/bin/"; }
-# The dma-buf reader for dom0 too (xd-export-dom0, PVH dom0).
-mkdir -p "$D/lib/modules/extra" && cp "$KW/xd_dmabuf_reader.ko" "$D/lib/modules/extra/"
 SUITE=${XD_SUITE:-$XDIR/suite.txt} TEST_BIN=$BIN RUST_LIST=/nonexistent OURS_LIB=$OURS_LIB \
-RIG_INIT=$XDIR/dom0-init RIG_EXTRA_ROOT=$D RIG_TEST_TIMEOUT=${RIG_TEST_TIMEOUT:-150} \
+RIG_INIT=$XDIR/dom0-init RIG_EXTRA_ROOT=$D RIG_TEST_TIMEOUT=${RIG_TEST_TIMEOUT:-$((150 * RIG_TIME_SCALE))} \
     "$RIG_DIR/mkinitrd.sh" dom0 "$RIG_OUT/dom0.initrd.gz"
 t2=$(date +%s)
 
 # --- one boot per library ---
-export RIG_CPU=${RIG_CPU:-qemu64,+svm,+npt} RIG_MEM=${RIG_MEM:-2048}
-export RIG_BOOT_TIMEOUT=${RIG_BOOT_TIMEOUT:-480}
+export RIG_CPU=${RIG_CPU:-$RIG_HAP_CPU} RIG_MEM=${RIG_MEM:-2048}
+export RIG_BOOT_TIMEOUT=${RIG_BOOT_TIMEOUT:-$((480 * RIG_TIME_SCALE))}
 MERGED=$RIG_OUT/results
 rm -rf "$MERGED" && mkdir -p "$MERGED/dom0"
 LIBS=${XD_LIBS:-upstream ours}

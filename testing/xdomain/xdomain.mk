@@ -1,7 +1,7 @@
 # Two-domain real-Xen tests (testing/xdomain/README.md). Included by the top-level Makefile.
 .PHONY: xdomain-test xdomain-progs
-xdomain-progs: lib
-	$(MAKE) -C testing/xdomain
+xdomain-progs: lib $(CROSS_DEPS)
+	$(MAKE) -C testing/xdomain BIN=$(CURDIR)/$(ARCH_BUILD)/xdomain/bin $(CROSS_C)
 
 xdomain-test: xdomain-progs
 	testing/xdomain/run.sh

@@ -12,9 +12,11 @@ backend_alive() { local p; p=$(backend_pid); [ -n "$p" ] && kill -0 "$p" 2>/dev/
 backend_ticks() { awk '{print $14 + $15}' "/proc/$(backend_pid)/stat" 2>/dev/null || echo 0; }
 
 # dt_create NAME EXTRA-CMDLINE VDISPL-LIST [pv|pvh]: xl create a guest (256 MB,
-# PV unless told) with these vdispl devices; waits for its data/ready.
+# PV unless told; arm64's one type there: xd_type) with these vdispl devices;
+# waits for its data/ready.
 dt_create() {
-    local name=$1 extra=$2 vd=$3 type=${4:-pv}
+    local name=$1 extra=$2 vd=$3 type
+    type=$(xd_type "${4:-}")
     cat > "$XD/$name.cfg" <<CFG
 name = "$name"
 type = "$type"

@@ -4,6 +4,10 @@
 . /etc/rig.conf
 export PATH=/bin:/usr/bin:/usr/sbin:/usr/lib/xen-$RIG_XEN/bin:/tests/bin
 XD=/tmp/xd
+# xd_type [pv|pvh]: the guest type to create for a test asking for one
+# (default pv). arm64 has one kind, auto-translated, which xl calls "pvh":
+# the suites' pv/pvh choices are x86's.
+xd_type() { if [ "$(uname -m)" = aarch64 ]; then echo pvh; else echo "${1:-pv}"; fi; }
 CONSOLE_DIR=/var/log/xen/console
 mkdir -p "$XD"
 failed=0
