@@ -39,30 +39,40 @@ fi
 rig_apt_get() { apt-get "${RIG_APT_OPTS[@]}" "$@"; }
 rig_apt_cache() { apt-cache "${RIG_APT_OPTS[@]}" "$@"; }
 
-# host_archive: the URI of the host's main Debian archive: the first apt
-# source (sources.list format or deb822 .sources) serving the host's own
-# codename, e.g. bookworm (not bookworm-security).
-host_archive() {
+# host_suites: "URI SUITE" for every apt source of the host (sources.list
+# format or deb822 .sources) serving the host's own codename or one of its
+# suites (bookworm, bookworm-updates, bookworm-security), in apt's order.
+host_suites() {
     local host
     host=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
     {
         cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
             sed -e 's/#.*//' -e 's/\[[^]]*\]//' |
-            awk -v c="$host" '$1 == "deb" && $3 == c {print $2}'
+            awk '$1 == "deb" {print $2, $3}'
         for f in /etc/apt/sources.list.d/*.sources; do
             [ -f "$f" ] || continue
-            grep -v '^[[:space:]]*#' "$f" | awk -v c="$host" -v RS= '
+            grep -v '^[[:space:]]*#' "$f" | awk -v RS= '
                 /(^|\n)Enabled:[ \t]*no/ {next}
                 {uris = suites = types = ""
                  n = split($0, l, "\n")
                  for (i = 1; i <= n; i++) {
                      if (l[i] ~ /^URIs:/) uris = substr(l[i], 6)
-                     if (l[i] ~ /^Suites:/) suites = " " substr(l[i], 8) " "
+                     if (l[i] ~ /^Suites:/) suites = substr(l[i], 8)
                      if (l[i] ~ /^Types:/) types = " " substr(l[i], 7) " "
                  }
-                 if (types ~ / deb / && suites ~ (" " c " ")) {split(uris, u, " "); print u[1]}}'
+                 if (types !~ / deb /) next
+                 split(uris, u, " "); m = split(suites, s, " ")
+                 for (i = 1; i <= m; i++) print u[1], s[i]}'
         done
-    } | head -n1
+    } | awk -v c="$host" '$2 == c || index($2, c "-") == 1'
+}
+
+# host_archive: the URI of the host's main Debian archive: the first apt
+# source serving the host's own codename, e.g. bookworm (not bookworm-security).
+host_archive() {
+    local host
+    host=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+    host_suites | awk -v c="$host" '$2 == c {print $1; exit}'
 }
 
 # rig_apt_init: make the private apt state (not for the host's own release);

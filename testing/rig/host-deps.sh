@@ -5,6 +5,8 @@
 # downloads everything a domain runs itself (testing/rig/fetch.sh). Through
 # testing/rig/debs.sh: stale apt lists are updated once and the install retried; a
 # package no version of can be installed fails the run, named.
+# Not here: sbuild, mmdebstrap and uidmap, which only `make sbuild` (not in
+# `make test`) needs; packaging/sbuild.sh installs them itself.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 . "$RIG_DIR/debs.sh"
