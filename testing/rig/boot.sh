@@ -41,11 +41,12 @@ fi
 DOM0_MEM="dom0_mem=${RIG_DOM0_MEM:-1024M},max:${RIG_DOM0_MEM:-1024M}"
 DOM0_ARGS="console=hvc0 quiet $MODE_DOM0_ARGS ${RIG_DOM0_ARGS:-}"
 EXTRA=()
-# (arm64's virt machine takes no -vga: the card is a PCI device, cirrus-vga,
-# which screendumps must name: QEMU's first console there is not the card)
-[ -z "${RIG_VGA:-}" ] || case $RIG_ARCH in
+# (arm64's virt machine takes no -vga: the card is a PCI device,
+# RIG_VGA_DEVICE or <RIG_VGA>-vga, which screendumps must name: QEMU's first
+# console there is not the card)
+[ -z "${RIG_VGA:-}${RIG_VGA_DEVICE:-}" ] || case $RIG_ARCH in
     amd64) EXTRA+=(-vga "$RIG_VGA") ;;
-    *) EXTRA+=(-device "$RIG_VGA-vga,id=screen"); export RIG_SCREEN_DEVICE=screen ;;
+    *) EXTRA+=(-device "${RIG_VGA_DEVICE:-$RIG_VGA-vga},id=screen"); export RIG_SCREEN_DEVICE=screen ;;
 esac
 WATCHER=
 if [ "${RIG_SCREENDUMP:-0}" = 1 ]; then
