@@ -38,6 +38,13 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int errors, cycles, handled, forked;
 static char first_error[160], fork_outcome[96] = "no fork";
 
+/* Cycles done per thread, and where thread 0's fork is: printed to stderr
+ * every 5 s by the kicker, so that a run cut off by the suite's timeout
+ * shows whether it was slow or stuck, and where. */
+static volatile int progress[NTHREADS];
+static volatile int fork_stage;
+static const char *const fork_stages[] = { "not yet", "forking", "waiting for the child", "done" };
+
 static __thread void *volatile spare;
 static __thread volatile sig_atomic_t spare_gone;
 
@@ -79,12 +86,15 @@ static void fork_in_the_middle(void)
         forked = 1;
         return;
     }
+    fork_stage = 1;
     pid_t pid = fork();
+    fork_stage = 2;
     if (pid == 0) {
         int rc = xengnttab_unmap(gt, spare, 1), e = errno;
         _exit(rc == -1 && e == EINVAL ? (xengnttab_close(gt) == 0 ? 0 : 2) : 1);
     }
     waitpid(pid, &status, 0);
+    fork_stage = 3;
     snprintf(fork_outcome, sizeof fork_outcome, "%s",
              WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "child refused, parent untouched" :
              WIFEXITED(status) && WEXITSTATUS(status) == 1 ? "child's unmap was not refused" : "child failed");
@@ -131,6 +141,7 @@ static void *worker(void *arg)
         }
         if (t == 0 && i == iters / 2)
             fork_in_the_middle();
+        progress[t] = i + 1;
     }
     pthread_mutex_lock(&lock);
     cycles += i;
@@ -150,13 +161,22 @@ static void *worker(void *arg)
 
 static void *kicker(void *arg)
 {
+    struct timespec t0, now;
+    int reports = 0;
     (void)arg;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     /* By thread id: a worker that has finished is simply not found. */
     while (!stop_kicking) {
         for (int t = 0; t < NTHREADS; t++)
             if (tids[t])
                 syscall(SYS_tgkill, getpid(), tids[t], SIGUSR1);
         usleep(50);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - t0.tv_sec >= 5 * (reports + 1)) {
+            reports++;
+            fprintf(stderr, "# progress after %ds: cycles %d %d %d %d of %d; fork: %s\n", 5 * reports, progress[0],
+                    progress[1], progress[2], progress[3], iters, fork_stages[fork_stage]);
+        }
     }
     return NULL;
 }
