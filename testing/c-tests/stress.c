@@ -38,8 +38,8 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int errors, cycles, handled, forked;
 static char first_error[160], fork_outcome[96] = "no fork";
 
-/* Cycles done per thread, and where thread 0's fork is: printed to stderr
- * every 5 s by the kicker, so that a run cut off by the suite's timeout
+/* Cycles done per thread, and where thread 0's fork is: printed to stdout
+ * ("#" lines, which the comparison ignores) every 5 s by the kicker, so that a run cut off by the suite's timeout
  * shows whether it was slow or stuck, and where. */
 static volatile int progress[NTHREADS];
 static volatile int fork_stage;
@@ -174,8 +174,9 @@ static void *kicker(void *arg)
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (now.tv_sec - t0.tv_sec >= 5 * (reports + 1)) {
             reports++;
-            fprintf(stderr, "# progress after %ds: cycles %d %d %d %d of %d; fork: %s\n", 5 * reports, progress[0],
-                    progress[1], progress[2], progress[3], iters, fork_stages[fork_stage]);
+            printf("# progress after %ds: cycles %d %d %d %d of %d; fork: %s\n", 5 * reports, progress[0], progress[1],
+                   progress[2], progress[3], iters, fork_stages[fork_stage]);
+            fflush(stdout);
         }
     }
     return NULL;
