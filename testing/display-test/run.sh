@@ -69,14 +69,21 @@ cp "$XDIR"/tests/{xd-lib.sh,xd-wait.sh,xd-toolstack} "$B/"
 cp "$DDIR"/tests/* "$B/"
 printf 'DT_CARD_DRIVER=%s\nDT_CONNECTOR=%s\n' "$DT_CARD_DRIVER" "$DT_CONNECTOR" > "$B/dt-card.env"
 cp "$RIG_TARGET_DIR/release/vdispl-backend" "$B/"
+# Timeouts (seconds, times the architecture's scale): per test run, and for
+# the whole boot.
+case $MODE in
+    fairness) test_s=600 boot_s=1500 ;;
+    bench) test_s=300 boot_s=1500 ;;
+    *) test_s=300 boot_s=600 ;;
+esac
 SUITE=${DT_SUITE:-$DDIR/suite-$MODE.txt} TEST_BIN=$B RUST_LIST=/nonexistent OURS_LIB=$OURS_LIB \
-RIG_INIT=$XDIR/dom0-init RIG_EXTRA_ROOT=$D RIG_TEST_TIMEOUT=${RIG_TEST_TIMEOUT:-$(( ($([ "$MODE" = fairness ] && echo 600 || echo 300)) * RIG_TIME_SCALE ))} \
+RIG_INIT=$XDIR/dom0-init RIG_EXTRA_ROOT=$D RIG_TEST_TIMEOUT=${RIG_TEST_TIMEOUT:-$((test_s * RIG_TIME_SCALE))} \
     "$RIG_DIR/mkinitrd.sh" dom0 "$RIG_OUT/dom0.initrd.gz"
 t2=$(date +%s)
 
 # --- one boot, this project's library everywhere ---
 export RIG_CPU=${RIG_CPU:-$RIG_HAP_CPU} RIG_MEM=${RIG_MEM:-2048} RIG_RESULTS_MB=${RIG_RESULTS_MB:-200}
-export RIG_BOOT_TIMEOUT=${RIG_BOOT_TIMEOUT:-$(( $(case $MODE in bench|fairness) echo 1500 ;; *) echo 600 ;; esac) * RIG_TIME_SCALE ))}
+export RIG_BOOT_TIMEOUT=${RIG_BOOT_TIMEOUT:-$((boot_s * RIG_TIME_SCALE))}
 R=$RIG_OUT/results
 boot_args=()
 RIG_DOM0_ARGS="xdlib=ours" "$RIG_DIR/boot.sh" "$RIG_OUT/dom0.initrd.gz" "$R" display ||
