@@ -394,16 +394,9 @@ impl Display {
         if self.connectors[conn].pending.len() >= MAX_PENDING_FLIPS {
             return Err((status::EBUSY, "SET_CONFIG: too many flips waiting".into()));
         }
-        if let (Some(out), true) = (out, ctx.screen.is_some()) {
+        if let Some(out) = out.filter(|_| ctx.screen.is_some()) {
             self.cost += COST_MODESET;
-            let show = |d: &mut Self, ctx: &mut Ctx<'_>| d.screen_show(&fb, |s, id| s.set_mode(out, Some(id), width, height), ctx);
-            let mut r = show(self, ctx);
-            if let Err(ScreenError::Refused(why)) = &r {
-                if self.copy_instead_of_import(fb.dbuf_cookie, why, ctx) {
-                    r = show(self, ctx);
-                }
-            }
-            r.map_err(|err| match err {
+            self.screen_show(&fb, |s, id| s.set_mode(out, Some(id), width, height), ctx).map_err(|err| match err {
                 ScreenError::Guest(why) => (status::EINVAL, format!("SET_CONFIG: {why}")),
                 ScreenError::Refused(why) => (status::EINVAL, format!("SET_CONFIG: the screen refused {width}x{height}: {why}")),
             })?;
@@ -455,16 +448,7 @@ impl Display {
             let (Some(out), Some(i)) = (c.out, c.next_to_submit()) else { return };
             let fbc = c.pending[i].fb_cookie;
             let r = match self.fbs.get(&fbc).copied() {
-                Some(fb) => {
-                    let show = |d: &mut Self, ctx: &mut Ctx<'_>| d.screen_show(&fb, |s, id| s.flip(out, id), ctx);
-                    let mut r = show(self, ctx);
-                    if let Err(ScreenError::Refused(why)) = &r {
-                        if self.copy_instead_of_import(fb.dbuf_cookie, why, ctx) {
-                            r = show(self, ctx);
-                        }
-                    }
-                    r.map_err(|e| e.to_string())
-                }
+                Some(fb) => self.screen_show(&fb, |s, id| s.flip(out, id), ctx).map_err(|e| e.to_string()),
                 None => Err("its framebuffer is gone".to_string()),
             };
             let c = &mut self.connectors[conn];
@@ -483,8 +467,17 @@ impl Display {
     }
 
     /// Put `fb` on the screen with `op` (a mode set or a flip), copying the
-    /// frame first in map-and-copy mode.
-    fn screen_show(&mut self, fb: &Framebuffer, op: impl FnOnce(&mut dyn Screen, u32) -> std::io::Result<()>, ctx: &mut Ctx<'_>) -> Result<(), ScreenError> {
+    /// frame first in map-and-copy mode. If the card refuses a buffer it
+    /// imported, that device's imported buffers are copied instead and `op`
+    /// is tried once more.
+    fn screen_show(&mut self, fb: &Framebuffer, op: impl Fn(&mut dyn Screen, u32) -> std::io::Result<()>, ctx: &mut Ctx<'_>) -> Result<(), ScreenError> {
+        match self.screen_show_once(fb, &op, ctx) {
+            Err(ScreenError::Refused(why)) if self.copy_instead_of_import(fb.dbuf_cookie, &why, ctx) => self.screen_show_once(fb, &op, ctx),
+            r => r,
+        }
+    }
+
+    fn screen_show_once(&mut self, fb: &Framebuffer, op: &impl Fn(&mut dyn Screen, u32) -> std::io::Result<()>, ctx: &mut Ctx<'_>) -> Result<(), ScreenError> {
         let Some(s) = ctx.screen.as_deref_mut() else { return Ok(()) };
         let sfb = self.sfbs.get(&fb.cookie).ok_or(ScreenError::Guest("fb not on the screen".into()))?;
         if let (Some(cb), Some(db)) = (&sfb.copy, self.dbufs.get(&fb.dbuf_cookie)) {
