@@ -55,9 +55,8 @@ dt_collect() {
 }
 
 # The KMS card (its kernel driver) and the connector guests are shown on
-# (run.sh writes them for the architecture: cirrus's VGA-1 on amd64).
-DT_CARD_DRIVER=cirrus DT_CONNECTOR=VGA-1
-[ -f /tests/bin/dt-card.env ] && . /tests/bin/dt-card.env
+# (DT_CARD_DRIVER, DT_CONNECTOR: run.sh writes them for the architecture).
+. /tests/bin/dt-card.env
 # The card's /dev/dri/cardN (vgem may be card0).
 kms_card() {
     local c
